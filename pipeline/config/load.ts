@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { ExperimentFile, Profile, TrainingConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = 'experiment.json';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing (the field is missing)';
+  const s = JSON.stringify(value);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+function at(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[k as string];
+  }
+  return v;
+}
+
+function formatIssues(file: string, prefix: string, issues: z.core.$ZodIssue[], root: unknown, where?: (path: PropertyKey[]) => string): string {
+  const lines = issues.map((i) => {
+    const path = i.path as PropertyKey[];
+    if (i.code === 'unrecognized_keys') {
+      const keys = (i as { keys: string[] }).keys;
+      return `${file}: ${[prefix, ...path].filter(Boolean).join('.') || '(top level)'}: unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    const p = where ? where(path) : [prefix, ...path].filter((s) => s !== '').join('.');
+    return `${file}: ${p}: ${i.message.replace(/^Invalid input: /, '')}, found ${describe(at(root, path))}`;
+  });
+  return lines.join('\n');
+}
+
+/** Objects merge key by key; anything else (numbers, lists) in the child replaces the parent's. */
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+export interface Experiment {
+  file: string;
+  defaultProfile: string;
+  profileNames: string[];
+  profiles: Record<string, Profile>;
+}
+
+/** Reads and validates the whole experiment file. Throws a ConfigError naming the file and field. */
+export function loadExperiment(file = DEFAULT_CONFIG_FILE, cwd = process.cwd()): Experiment {
+  const abs = resolve(cwd, file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let raw: Json;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseExperiment(raw, file);
+}
+
+export function parseExperiment(raw: unknown, file: string): Experiment {
+  const top = ExperimentFile.safeParse(raw);
+  if (!top.success) throw new ConfigError(formatIssues(file, '', top.error.issues, raw));
+  const rawProfiles = top.data.profiles;
+  const profiles: Record<string, Profile> = {};
+  const errors: string[] = [];
+  for (const name of Object.keys(rawProfiles)) {
+    const chain: string[] = [];
+    let cur: string | undefined = name;
+    while (cur !== undefined) {
+      if (chain.includes(cur)) {
+        errors.push(`${file}: profiles.${name}.extends: expected a chain of profiles without a cycle, found ${[...chain, cur].join(' -> ')}`);
+        break;
+      }
+      if (!(cur in rawProfiles)) {
+        errors.push(`${file}: profiles.${chain[chain.length - 1]}.extends: expected one of ${Object.keys(rawProfiles).join(', ')}, found "${cur}"`);
+        break;
+      }
+      chain.push(cur);
+      const ext: unknown = rawProfiles[cur].extends;
+      if (ext !== undefined && typeof ext !== 'string') {
+        errors.push(`${file}: profiles.${cur}.extends: expected the name of a profile, found ${describe(ext)}`);
+        break;
+      }
+      cur = ext as string | undefined;
+    }
+    if (errors.length) continue;
+    let merged: unknown = {};
+    for (const p of [...chain].reverse()) {
+      const { extends: _ignored, ...rest } = rawProfiles[p];
+      merged = deepMerge(merged, rest);
+    }
+    // Report a bad field where it is written: the nearest profile in the chain that sets it.
+    const where = (path: PropertyKey[]) => {
+      const owner = chain.find((p) => at(rawProfiles[p], path) !== undefined) ?? name;
+      return `profiles.${owner}.${path.join('.')}`;
+    };
+    const parsed = Profile.safeParse(merged);
+    if (!parsed.success) {
+      errors.push(formatIssues(file, `profiles.${name}`, parsed.error.issues, merged, where));
+      continue;
+    }
+    const problems = checkProfile(parsed.data);
+    for (const [path, msg] of problems) errors.push(`${file}: ${where(path)}: ${msg}`);
+    profiles[name] = parsed.data;
+  }
+  if (!(top.data.defaultProfile in rawProfiles))
+    errors.push(`${file}: defaultProfile: expected one of ${Object.keys(rawProfiles).join(', ')}, found "${top.data.defaultProfile}"`);
+  if (errors.length) throw new ConfigError([...new Set(errors)].join('\n'));
+  return { file, defaultProfile: top.data.defaultProfile, profileNames: Object.keys(profiles), profiles };
+}
+
+/** Checks that need more than one field. */
+function checkProfile(p: Profile): [PropertyKey[], string][] {
+  const out: [PropertyKey[], string][] = [];
+  const seen = new Set<string>();
+  p.datasetSizes.forEach((T, i) => {
+    if (seen.has(String(T))) out.push([['datasetSizes', i], `expected each size once, found ${JSON.stringify(T)} again`]);
+    seen.add(String(T));
+  });
+  const dupSeeds = p.data.datasetSeeds.filter((s, i) => p.data.datasetSeeds.indexOf(s) !== i);
+  if (dupSeeds.length) out.push([['data', 'datasetSeeds'], `expected distinct seeds, found ${dupSeeds[0]} twice`]);
+  p.runOverrides.forEach((o, i) => {
+    if (!p.datasetSizes.some((T) => T === o.T)) out.push([['runOverrides', i, 'T'], `expected one of the profile's datasetSizes, found ${JSON.stringify(o.T)}`]);
+    if (o.m !== undefined && !p.model.hiddenDims.includes(o.m)) out.push([['runOverrides', i, 'm'], `expected one of model.hiddenDims, found ${o.m}`]);
+    if (o.datasetSeed !== undefined && !p.data.datasetSeeds.includes(o.datasetSeed))
+      out.push([['runOverrides', i, 'datasetSeed'], `expected one of data.datasetSeeds, found ${o.datasetSeed}`]);
+    if (o.training) {
+      const t = TrainingConfig.safeParse({ ...p.training, ...o.training });
+      if (!t.success)
+        for (const issue of t.error.issues) {
+          const f = String(issue.path[0] ?? '');
+          out.push([['runOverrides', i, 'training', ...issue.path] as PropertyKey[], issue.code === 'unrecognized_keys' ? `unknown training field(s) ${(issue as { keys: string[] }).keys.join(', ')}` : `${issue.message}, found ${describe((o.training as Record<string, unknown>)[f])}`]);
+        }
+    }
+  });
+  return out;
+}
+
+export function selectProfile(exp: Experiment, name: string | undefined): { name: string; profile: Profile } {
+  const n = name ?? exp.defaultProfile;
+  const profile = exp.profiles[n];
+  if (!profile) throw new ConfigError(`${exp.file}: no profile named "${n}"; the profiles are ${exp.profileNames.join(', ')}`);
+  return { name: n, profile };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/** T: a training-set size, or "infinity" for a fresh batch every step. */
+export const DatasetSize = z.union([z.number().int().min(1), z.literal('infinity')], {
+  error: 'expected a positive integer or "infinity"',
+});
+export type DatasetSize = z.infer<typeof DatasetSize>;
+
+const int = (min: number, what = `an integer >= ${min}`) => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).min(min, { error: `expected ${what}` });
+const prob = (what: string) => z.number({ error: `expected ${what}` }).min(0, { error: `expected ${what}` }).lt(1, { error: `expected ${what}` });
+const positive = (what = 'a number > 0') => z.number({ error: `expected ${what}` }).gt(0, { error: `expected ${what}` });
+
+export const DataConfig = z.strictObject({
+  features: int(1, 'a positive integer (n, the number of features)'),
+  sparsity: prob('a probability S in [0, 1)'),
+  emptyPoint: z.literal('redraw', { error: 'expected "redraw" (a point with no active feature is drawn again)' }),
+  datasetSeeds: z.array(int(0), { error: 'expected a list of seeds' }).min(1, { error: 'expected at least one dataset seed' }),
+  testSetSize: int(1, 'a positive integer'),
+  testSeed: int(0),
+});
+
+export const ModelConfig = z.strictObject({
+  hiddenDims: z.array(int(1, 'an integer m in 1..64').max(64, { error: 'expected an integer m in 1..64' })).min(1, { error: 'expected at least one m' }),
+  init: z.literal('xavier-normal', { error: 'expected "xavier-normal"' }),
+  biasInit: z.literal('zeros', { error: 'expected "zeros"' }),
+});
+
+export const TrainingConfig = z.strictObject({
+  engine: z.literal('reference', { error: 'expected "reference"' }),
+  steps: int(2, 'an integer number of steps >= 2'),
+  warmupSteps: int(0),
+  peakLearningRate: positive(),
+  weightDecay: z.number({ error: 'expected a number >= 0' }).min(0, { error: 'expected a number >= 0' }),
+  decayBias: z.boolean({ error: 'expected true or false' }),
+  betas: z.tuple([prob('beta1 in [0, 1)'), prob('beta2 in [0, 1)')], { error: 'expected [beta1, beta2]' }),
+  eps: positive(),
+  initsPerRun: int(1, 'a positive integer (inits trained per run; the lowest final training loss is kept)'),
+  onlineBatchSize: int(1, 'a positive integer (batch size when T is infinity)'),
+  lossCurvePoints: int(2),
+}).refine((t) => t.warmupSteps < t.steps, { error: 'expected warmupSteps < steps', path: ['warmupSteps'] });
+
+export const RunOverride = z.strictObject({
+  T: DatasetSize,
+  m: int(1).optional(),
+  datasetSeed: int(0).optional(),
+  training: z.record(z.string(), z.unknown(), { error: 'expected an object of training fields' }).optional(),
+});
+
+export const GeometryConfig = z.strictObject({
+  maxExamplesPerRun: int(1, 'a positive integer (training examples kept in the geometry tables)'),
+});
+
+export const Profile = z.strictObject({
+  description: z.string({ error: 'expected a string' }),
+  data: DataConfig,
+  model: ModelConfig,
+  training: TrainingConfig,
+  datasetSizes: z.array(DatasetSize).min(1, { error: 'expected at least one dataset size' }),
+  runOverrides: z.array(RunOverride),
+  geometry: GeometryConfig,
+  figures: z.array(z.string().regex(/^[a-z0-9-]+$/, { error: 'expected a figure folder name (a-z, 0-9, -)' })),
+});
+export type Profile = z.infer<typeof Profile>;
+export type TrainingConfig = z.infer<typeof TrainingConfig>;
+
+/** The file as written: profiles may `extends` another and give only what differs. */
+export const ExperimentFile = z.strictObject({
+  $schema: z.string().optional(),
+  defaultProfile: z.string({ error: 'expected the name of a profile' }),
+  profiles: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a profile name (a-z, 0-9, -)' }), z.record(z.string(), z.unknown(), { error: 'expected an object' })),
+});

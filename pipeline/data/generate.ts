@@ -1,0 +1,70 @@
+import { Rng } from '../prng/rng.ts';
+import type { SparsePoints } from '../format/sparse.ts';
+
+export interface PointDistribution {
+  n: number; // number of features
+  sparsity: number; // S: probability that a feature is zero
+}
+
+/**
+ * Draws `count` points of the paper's distribution: each feature is 0 with probability S,
+ * otherwise uniform on [0, 1); then the point is scaled to unit length. A point with no
+ * active feature is drawn again, so every point has ||x|| = 1 and the all-zero prediction
+ * scores exactly 1.
+ *
+ * Active features are found by geometric skipping (gap ~ Geometric(1 - S)), which has the
+ * same distribution as n Bernoulli draws but costs O(active features) per point.
+ */
+export function generatePoints(dist: PointDistribution, count: number, rng: Rng): SparsePoints {
+  const { n, sparsity } = dist;
+  const logS = Math.log(sparsity);
+  const rowPtr = new Uint32Array(count + 1);
+  let cap = Math.max(16, Math.ceil(count * n * (1 - sparsity) * 1.2) + 16);
+  let col = new Uint32Array(cap);
+  let val = new Float32Array(cap);
+  const scratchCol: number[] = [];
+  const scratchVal: number[] = [];
+  let nnz = 0;
+  for (let t = 0; t < count; t++) {
+    let sumSq = 0;
+    do {
+      scratchCol.length = 0;
+      scratchVal.length = 0;
+      sumSq = 0;
+      let j = -1;
+      for (;;) {
+        // sparsity 0 gives logS = -Infinity and a gap of 0: every feature active
+        const gap = sparsity === 0 ? 0 : Math.floor(Math.log(rng.uniformPositive()) / logS);
+        j += 1 + gap;
+        if (j >= n || !Number.isFinite(j)) break;
+        const v = rng.uniform();
+        scratchCol.push(j);
+        scratchVal.push(v);
+        sumSq += v * v;
+      }
+    } while (sumSq === 0);
+    const norm = Math.sqrt(sumSq);
+    if (nnz + scratchCol.length > cap) {
+      cap = Math.max(cap * 2, nnz + scratchCol.length);
+      const c2 = new Uint32Array(cap); c2.set(col.subarray(0, nnz)); col = c2;
+      const v2 = new Float32Array(cap); v2.set(val.subarray(0, nnz)); val = v2;
+    }
+    for (let k = 0; k < scratchCol.length; k++) {
+      col[nnz] = scratchCol[k];
+      val[nnz] = scratchVal[k] / norm;
+      nnz++;
+    }
+    rowPtr[t + 1] = nnz;
+  }
+  return { n, count, rowPtr, col: col.slice(0, nnz), val: val.slice(0, nnz) };
+}
+
+/** The name of the PRNG stream of a data set; training, test and online streams never share one. */
+export function streamLabel(
+  purpose: 'train' | 'test' | 'online',
+  dist: PointDistribution,
+  parts: Record<string, string | number>,
+): string {
+  const extra = Object.entries(parts).map(([k, v]) => `${k}=${v}`).join('/');
+  return `${purpose}/n=${dist.n}/S=${dist.sparsity}/${extra}`;
+}

@@ -1,0 +1,22 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { generatePoints } from '../data/generate.ts';
+import { writeSparsePoints } from '../format/sparse.ts';
+import { writeJsonAtomic } from '../format/atomic.ts';
+import { Rng } from '../prng/rng.ts';
+import { ConfigError } from '../config/load.ts';
+import { checkSpec, loadPlan, type StageArgs } from './context.ts';
+
+/** Generates one data set (a training set, or the test set) as points.bin. */
+export function runDataStage(args: StageArgs, log: (s: string) => void): void {
+  const plan = loadPlan(args);
+  const ds = args.id === 'test' ? plan.testSet : plan.datasets.find((d) => d.id === args.id);
+  if (!ds) throw new ConfigError(`profile ${plan.profile} has no data set "${args.id}"`);
+  checkSpec(args, `data set ${plan.profile}/${ds.id}`, ds.spec);
+  rmSync(join(ds.dir, 'points.bin'), { force: true });
+  const { n, sparsity, count, label } = ds.spec;
+  const points = generatePoints({ n, sparsity }, count, Rng.fromLabel(label));
+  writeSparsePoints(join(ds.dir, 'points.bin'), points, { ...ds.spec });
+  writeJsonAtomic(join(ds.dir, 'dataset.json'), { ...ds.spec, nnz: points.col.length, meanActive: points.col.length / count });
+  log(`[${ds.id}] ${count} points, ${n} features, ${(points.col.length / count).toFixed(2)} active per point`);
+}

@@ -1,0 +1,39 @@
+/** Progress lines for long runs: step, loss, throughput and time left, at most every 2 seconds. */
+export class Progress {
+  private readonly start = performance.now();
+  private lastPrint = this.start;
+  private done_ = 0;
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly label: string,
+    private readonly totalSteps: number,
+    private readonly pairsPerStep: number,
+  ) {}
+
+  tick(init: number, step: number, loss: number): void {
+    this.done_++;
+    const now = performance.now();
+    if (now - this.lastPrint < 2000) return;
+    this.lastPrint = now;
+    const elapsed = (now - this.start) / 1000;
+    const rate = (this.done_ * this.pairsPerStep) / elapsed / 1e6;
+    const left = (elapsed / this.done_) * (this.totalSteps - this.done_);
+    this.log(
+      `[${this.label}] init ${init} step ${step + 1} (${((100 * this.done_) / this.totalSteps).toFixed(0)}%) ` +
+        `loss ${loss.toFixed(5)}  ${rate.toFixed(1)} M pairs/s  ${formatDuration(left)} left`,
+    );
+  }
+
+  done(): void {
+    const elapsed = (performance.now() - this.start) / 1000;
+    this.log(`[${this.label}] trained ${this.totalSteps} steps in ${formatDuration(elapsed)}`);
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(r).padStart(2, '0')}s`;
+}
