@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Everything the project needs on a fresh Debian machine: the libraries node-canvas compiles
+# against (as root, or through sudo), then the npm packages from the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential pkg-config python3 git libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# package.json's allowScripts lets canvas (compiled here against Cairo/Pango), esbuild and nx run their install scripts.
+npm ci --no-audit --no-fund
+node -e "require('canvas')" 2>/dev/null || npm rebuild canvas
+node -e "require('canvas')"
+echo "setup: done"

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
+
+/**
+ * The promise of the task graph, checked through Nx itself on a tiny profile:
+ * after each edit, exactly the tasks that depend on it run again.
+ */
+const P = 'tiny';
+const data = (id: string) => `${P}-data-${id}:data`;
+const train = (T: string) => `${P}-run-T${T}-m2-s0:train`;
+const geometry = (T: string) => `${P}-run-T${T}-m2-s0:geometry`;
+const render = (f: string) => `${P}-figure-${f}:render`;
+const FIGS = [render('double-descent'), render('small-datasets')];
+const sizes = ['3', '5', '8', '30', 'inf'];
+const everyRun = sizes.flatMap((T) => [train(T), geometry(T)]);
+const everyData = ['T3-s0', 'T5-s0', 'T8-s0', 'T30-s0', 'test'].map(data);
+const sorted = (xs: string[]) => [...xs].sort();
+
+describe('incremental rebuilds through Nx', () => {
+  let dir: string;
+  const cfg = () => join(dir, 'experiment.json');
+  beforeAll(async () => {
+    dir = makeWorkspace('smdd-incr');
+    editJson(cfg(), (c) => {
+      c.profiles[P] = {
+        extends: 'quick',
+        description: 'A tiny profile for the incremental-build test.',
+        data: { testSetSize: 2000 },
+        training: { steps: 200, warmupSteps: 20, initsPerRun: 1, onlineBatchSize: 100 },
+        datasetSizes: [3, 5, 8, 30, 'infinity'],
+      };
+    });
+    const cold = await build(dir, P);
+    expect(cold.status, cold.output.slice(-3000)).toBe(0);
+    expect(sorted(cold.ran)).toEqual(sorted([...everyData, ...everyRun, ...FIGS]));
+  }, 300_000);
+  afterAll(() => removeWorkspace(dir));
+
+  const expectRan = async (expected: string[]) => {
+    const r = await build(dir, P);
+    expect(r.status, r.output.slice(-3000)).toBe(0);
+    expect(r.ran).toEqual(sorted(expected));
+    return r;
+  };
+
+  it('runs nothing when nothing changed, and answers from the cache in seconds', async () => {
+    const r = await expectRan([]);
+    process.stderr.write(`no-change rebuild: ${r.seconds.toFixed(1)} s\n`);
+  }, 120_000);
+
+  it("re-renders only that figure when one figure's spec changes", async () => {
+    editJson(join(dir, 'figures/small-datasets/spec.vl.json'), (s) => (s.title.text += ' (edited)'));
+    await expectRan([render('small-datasets')]);
+  }, 120_000);
+
+  it('re-renders every figure and nothing else when the theme changes', async () => {
+    editJson(join(dir, 'figures/theme.json'), (t) => (t.padding = 12));
+    await expectRan(FIGS);
+  }, 120_000);
+
+  it("runs only the new T's data, training and geometry, and the renders, when a T is added", async () => {
+    editJson(cfg(), (c) => c.profiles[P].datasetSizes.splice(3, 0, 15));
+    await expectRan([data('T15-s0'), train('15'), geometry('15'), ...FIGS]);
+  }, 180_000);
+
+  it("retrains only that run when one run's entry changes", async () => {
+    editJson(cfg(), (c) => (c.profiles[P].runOverrides = [{ T: 8, training: { steps: 150 } }]));
+    await expectRan([train('8'), geometry('8'), ...FIGS]);
+  }, 180_000);
+
+  it('retrains every run but generates no data when a shared training hyperparameter changes', async () => {
+    editJson(cfg(), (c) => (c.profiles[P].training.weightDecay = 0.02));
+    await expectRan([...everyRun, train('15'), geometry('15'), ...FIGS]);
+  }, 300_000);
+
+  it("reruns everything when the data generator's code changes", async () => {
+    appendFileSync(join(dir, 'pipeline/data/generate.ts'), '\n// edited by the incremental-build test\n');
+    await expectRan([...everyData, data('T15-s0'), ...everyRun, train('15'), geometry('15'), ...FIGS]);
+  }, 300_000);
+});

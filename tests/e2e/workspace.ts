@@ -1,0 +1,79 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A fresh copy of the project's files (tracked and new, not ignored) sharing the repo's node_modules. */
+export function makeWorkspace(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: REPO, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
+  for (const f of files) {
+    mkdirSync(dirname(join(dir, f)), { recursive: true });
+    try {
+      cpSync(join(REPO, f), join(dir, f));
+    } catch {
+      // deleted in the work tree but still in the index
+    }
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+export function removeWorkspace(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface BuildResult {
+  status: number;
+  output: string;
+  ran: string[]; // tasks Nx executed
+  cached: string[]; // tasks Nx restored from its cache
+  seconds: number;
+}
+
+/**
+ * `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache.
+ * Asynchronous, so the test worker stays responsive during long builds.
+ */
+export async function build(dir: string, profile: string): Promise<BuildResult> {
+  const started = performance.now();
+  const child = spawn(join(dir, 'node_modules/.bin/tsx'), ['pipeline/build.ts', profile], {
+    cwd: dir,
+    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const status: number = await new Promise((ok) => child.on('close', (code) => ok(code ?? 1)));
+  const ran: string[] = [];
+  const cached: string[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^> nx run (\S+)(.*)$/.exec(line.trim());
+    if (!m || m[1].endsWith(':build')) continue;
+    (/cache|left as is/.test(m[2]) ? cached : ran).push(m[1]);
+  }
+  return { status, output, ran: ran.sort(), cached: cached.sort(), seconds: (performance.now() - started) / 1000 };
+}
+
+/** Every file under `root`, as relative paths, sorted. */
+export function listFiles(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(root, p));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+export function editJson(file: string, edit: (v: any) => void): void {
+  const v = JSON.parse(readFileSync(file, 'utf8'));
+  edit(v);
+  writeFileSync(file, JSON.stringify(v, null, 2) + '\n');
+}
