@@ -15,7 +15,9 @@ function main(): number {
     const { name, profile } = selectProfile(exp, profileArg);
     for (const f of profile.figures) loadFigure(f);
     process.stderr.write(`building profile "${name}": ${profile.datasetSizes.length} dataset sizes, ${profile.figures.length} figures -> dist/${name}/\n`);
-    const nx = spawnSync('node_modules/.bin/nx', ['run', `${name}:build`, '--outputStyle=stream', ...args], { stdio: 'inherit' });
+    // Plugins in-process: the graph is computed in about half the time, which dominates a no-change rebuild.
+    const env = { NX_ISOLATE_PLUGINS: 'false', NX_DAEMON: 'false', ...process.env };
+    const nx = spawnSync('node_modules/.bin/nx', ['run', `${name}:build`, '--outputStyle=stream', ...args], { stdio: 'inherit', env });
     return nx.status ?? 1;
   } catch (e) {
     if (e instanceof ConfigError) {

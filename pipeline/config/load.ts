@@ -31,14 +31,12 @@ function at(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function formatIssues(file: string, prefix: string, issues: z.core.$ZodIssue[], root: unknown, where?: (path: PropertyKey[]) => string): string {
-  const lines = issues.map((i) => {
+  const place = (path: PropertyKey[]) => (where ? where(path) : [prefix, ...path].filter((s) => s !== '').join('.') || '(top level)');
+  const lines = issues.flatMap((i) => {
     const path = i.path as PropertyKey[];
-    if (i.code === 'unrecognized_keys') {
-      const keys = (i as { keys: string[] }).keys;
-      return `${file}: ${[prefix, ...path].filter(Boolean).join('.') || '(top level)'}: unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
-    }
-    const p = where ? where(path) : [prefix, ...path].filter((s) => s !== '').join('.');
-    return `${file}: ${p}: ${i.message.replace(/^Invalid input: /, '')}, found ${describe(at(root, path))}`;
+    if (i.code === 'unrecognized_keys')
+      return (i as { keys: string[] }).keys.map((k) => `${file}: ${place([...path, k])}: unknown field "${k}"`);
+    return [`${file}: ${place(path)}: ${i.message.replace(/^Invalid input: /, '')}, found ${describe(at(root, path))}`];
   });
   return lines.join('\n');
 }
@@ -83,6 +81,7 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
   const profiles: Record<string, Profile> = {};
   const errors: string[] = [];
   for (const name of Object.keys(rawProfiles)) {
+    const errorsBefore = errors.length;
     const chain: string[] = [];
     let cur: string | undefined = name;
     while (cur !== undefined) {
@@ -102,15 +101,16 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
       }
       cur = ext as string | undefined;
     }
-    if (errors.length) continue;
+    if (errors.length > errorsBefore) continue;
     let merged: unknown = {};
     for (const p of [...chain].reverse()) {
       const { extends: _ignored, ...rest } = rawProfiles[p];
       merged = deepMerge(merged, rest);
     }
-    // Report a bad field where it is written: the nearest profile in the chain that sets it.
-    const where = (path: PropertyKey[]) => {
-      const owner = chain.find((p) => at(rawProfiles[p], path) !== undefined) ?? name;
+    // Report a bad field where it is written: the nearest profile in the chain that sets it
+    // (or, for a rule between fields, that sets any of them).
+    const where = (path: PropertyKey[], related: PropertyKey[][] = [path]) => {
+      const owner = chain.find((p) => related.some((r) => at(rawProfiles[p], r) !== undefined)) ?? name;
       return `profiles.${owner}.${path.join('.')}`;
     };
     const parsed = Profile.safeParse(merged);
@@ -119,7 +119,7 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
       continue;
     }
     const problems = checkProfile(parsed.data);
-    for (const [path, msg] of problems) errors.push(`${file}: ${where(path)}: ${msg}`);
+    for (const [path, msg, related] of problems) errors.push(`${file}: ${where(path, related)}: ${msg}`);
     profiles[name] = parsed.data;
   }
   if (!(top.data.defaultProfile in rawProfiles))
@@ -128,10 +128,15 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
   return { file, defaultProfile: top.data.defaultProfile, profileNames: Object.keys(profiles), profiles };
 }
 
+type Problem = [path: PropertyKey[], message: string, related?: PropertyKey[][]];
+
 /** Checks that need more than one field. */
-function checkProfile(p: Profile): [PropertyKey[], string][] {
-  const out: [PropertyKey[], string][] = [];
+function checkProfile(p: Profile): Problem[] {
+  const out: Problem[] = [];
   const seen = new Set<string>();
+  if (p.training.warmupSteps >= p.training.steps)
+    out.push([['training', 'warmupSteps'], `expected warmupSteps < steps (${p.training.steps}), found ${p.training.warmupSteps}`,
+      [['training', 'warmupSteps'], ['training', 'steps']]]);
   p.datasetSizes.forEach((T, i) => {
     if (seen.has(String(T))) out.push([['datasetSizes', i], `expected each size once, found ${JSON.stringify(T)} again`]);
     seen.add(String(T));
@@ -144,12 +149,19 @@ function checkProfile(p: Profile): [PropertyKey[], string][] {
     if (o.datasetSeed !== undefined && !p.data.datasetSeeds.includes(o.datasetSeed))
       out.push([['runOverrides', i, 'datasetSeed'], `expected one of data.datasetSeeds, found ${o.datasetSeed}`]);
     if (o.training) {
-      const t = TrainingConfig.safeParse({ ...p.training, ...o.training });
+      const merged = { ...p.training, ...o.training };
+      const t = TrainingConfig.safeParse(merged);
+      const base = ['runOverrides', i, 'training'];
       if (!t.success)
         for (const issue of t.error.issues) {
-          const f = String(issue.path[0] ?? '');
-          out.push([['runOverrides', i, 'training', ...issue.path] as PropertyKey[], issue.code === 'unrecognized_keys' ? `unknown training field(s) ${(issue as { keys: string[] }).keys.join(', ')}` : `${issue.message}, found ${describe((o.training as Record<string, unknown>)[f])}`]);
+          if (issue.code === 'unrecognized_keys') {
+            for (const k of (issue as { keys: string[] }).keys) out.push([[...base, k], `unknown field "${k}"`]);
+          } else {
+            out.push([[...base, ...issue.path] as PropertyKey[], `${issue.message}, found ${describe(at(merged, issue.path as PropertyKey[]))}`]);
+          }
         }
+      else if (t.data.warmupSteps >= t.data.steps)
+        out.push([[...base, 'steps' in o.training ? 'steps' : 'warmupSteps'], `expected warmupSteps (${t.data.warmupSteps}) < steps (${t.data.steps}) for this run`]);
     }
   });
   return out;

@@ -29,6 +29,8 @@ export function readSparsePoints(file: string): SparsePoints & { meta: SparsePoi
   const { rowPtr, col, val } = c.arrays as { rowPtr: Uint32Array; col: Uint32Array; val: Float32Array };
   const n = Number(c.meta.n);
   const count = Number(c.meta.count);
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(count) || count < 0)
+    throw new FormatError(file, 'corrupt: header lacks the shape (n, count)');
   if (!(rowPtr instanceof Uint32Array) || !(col instanceof Uint32Array) || !(val instanceof Float32Array))
     throw new FormatError(file, 'corrupt: sparse arrays have wrong types');
   if (rowPtr.length !== count + 1 || col.length !== val.length || rowPtr[count] !== col.length)

@@ -258,3 +258,34 @@ describe('plan spec hashes', () => {
     after.runs.forEach(([, h], i) => expect(h).not.toBe(before.runs[i][1]));
   });
 });
+
+describe('errors name the profile where the mistake is written', () => {
+  it('blames the child profile whose steps broke warmupSteps < steps', () => {
+    const e = configError(mutated((c) => (c.profiles.paper.training.steps = 2000)));
+    expect(e.message).toContain('profiles.paper.training.warmupSteps');
+    expect(e.message).not.toContain('profiles.post.');
+  });
+
+  it('reports an unknown field in the profile that contains it, whatever the order of profiles', () => {
+    const c = mutated((c) => (c.profiles.post.training.lr = 1));
+    const reordered = { ...c, profiles: { quick: c.profiles.quick, post: c.profiles.post, paper: c.profiles.paper } };
+    const e = configError(reordered);
+    expect(e.message).toContain('profiles.post.training.lr: unknown field "lr"');
+    expect(e.message).not.toContain('profiles.quick.training');
+  });
+
+  it("shows a run override's effective values when it breaks a rule between fields", () => {
+    const e = configError(mutated((c) => (c.profiles.post.runOverrides = [{ T: 1000, training: { steps: 1000 } }])));
+    expect(e.message).toContain('profiles.post.runOverrides.0.training.steps');
+    expect(e.message).toContain('warmupSteps (2500) < steps (1000)');
+  });
+
+  it('reports the errors of every profile, not only the first broken one', () => {
+    const e = configError(mutated((c) => {
+      c.profiles.post.data.sparsity = 2;
+      c.profiles.paper.model = { hiddenDims: [0] };
+    }));
+    expect(e.message).toContain('profiles.post.data.sparsity');
+    expect(e.message).toContain('profiles.paper.model');
+  });
+});
