@@ -39,6 +39,8 @@ export interface RunPlan {
     initLabel: string; // prefix of the PRNG streams of the inits
     geometry: Profile['geometry'];
   };
+  /** Not part of the spec: it does not change the result. */
+  execution: Profile['execution'];
 }
 
 export interface ProfilePlan {
@@ -90,6 +92,7 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
             initLabel: `init/n=${dist.n}/m=${m}/seed=${seed}`,
             geometry: p.geometry,
           },
+          execution: p.execution,
         });
       }
     }

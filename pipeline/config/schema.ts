@@ -50,6 +50,12 @@ export const GeometryConfig = z.strictObject({
   maxExamplesPerRun: int(1, 'a positive integer (training examples kept in the geometry tables)'),
 });
 
+/** How runs execute; nothing here changes a result, so none of it enters a cache key. */
+export const ExecutionConfig = z.strictObject({
+  checkpointEverySteps: int(1, 'a positive integer (steps between checkpoints of a training run)'),
+  workers: int(1, 'a positive integer (threads per training run for engines that use them)').max(64, { error: 'expected at most 64 workers' }),
+});
+
 export const Profile = z.strictObject({
   description: z.string({ error: 'expected a string' }),
   data: DataConfig,
@@ -58,6 +64,7 @@ export const Profile = z.strictObject({
   datasetSizes: z.array(DatasetSize).min(1, { error: 'expected at least one dataset size' }),
   runOverrides: z.array(RunOverride),
   geometry: GeometryConfig,
+  execution: ExecutionConfig,
   figures: z.array(z.string().regex(/^[a-z0-9-]+$/, { error: 'expected a figure folder name (a-z, 0-9, -)' })),
 });
 export type Profile = z.infer<typeof Profile>;

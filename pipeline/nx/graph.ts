@@ -46,7 +46,7 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
             executor: 'nx:run-commands', options: cli('train', name, run.id, run.spec), cache: true,
             dependsOn: [{ projects: dataDeps, target: 'data' }],
             inputs: ['trainCode', upstream],
-            outputs: [`{workspaceRoot}/${run.dir}/weights.bin`, `{workspaceRoot}/${run.dir}/metrics.json`],
+            outputs: ['weights.bin', 'metrics.json', 'timing.json'].map((f) => `{workspaceRoot}/${run.dir}/${f}`),
           },
           geometry: {
             executor: 'nx:run-commands', options: cli('geometry', name, run.id, run.spec), cache: true,

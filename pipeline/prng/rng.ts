@@ -26,8 +26,16 @@ export class Rng {
     return new Rng(d.readInt32LE(0), d.readInt32LE(4), d.readInt32LE(8), d.readInt32LE(12));
   }
 
-  static fromState(state: readonly number[]): Rng {
-    return new Rng(state[0], state[1], state[2], state[3]);
+  /** Restores a generator saved by `state()` (a spare normal value, if any, is the fifth entry). */
+  static fromState(state: readonly (number | null)[]): Rng {
+    const r = new Rng(state[0] as number, state[1] as number, state[2] as number, state[3] as number);
+    r.spareNormal = state.length > 4 ? (state[4] as number | null) : null;
+    return r;
+  }
+
+  /** Everything needed to continue the stream exactly: four state words and the spare normal value. */
+  state(): (number | null)[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spareNormal];
   }
 
   /** The next 32-bit output as an unsigned integer. */

@@ -10,6 +10,20 @@ export interface OptimiserSettings {
   decayBias: boolean;
 }
 
+/**
+ * Everything needed to continue training exactly where it stopped: parameters and AdamW
+ * moments (flat, W then b, in float64 even when an engine computes in float32, which holds
+ * float32 values exactly), the step count and the running powers of the betas.
+ */
+export interface SessionState {
+  params: Params;
+  m: Float64Array; // first moments, length n*m + n
+  v: Float64Array; // second moments
+  t: number;
+  beta1Power: number;
+  beta2Power: number;
+}
+
 export interface EngineSession {
   /** Loss at the current parameters on `batch`, then the gradient and one AdamW update at rate `lr`. */
   step(batch: SparsePoints, lr: number): number;
@@ -17,12 +31,15 @@ export interface EngineSession {
   loss(batch: SparsePoints): number;
   /** A copy of the current parameters. */
   params(): Params;
-  dispose(): void;
+  /** A copy of the whole optimiser state, for a checkpoint. */
+  state(): SessionState;
+  dispose(): void | Promise<void>;
 }
 
 export interface Engine {
   /** Name and version enter the training task's cache key. */
   readonly name: string;
   readonly version: string;
-  open(init: Params, opt: OptimiserSettings): EngineSession;
+  /** Starts from `init`, or from a saved state (whose params then take precedence). */
+  open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession | Promise<EngineSession>;
 }

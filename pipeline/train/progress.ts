@@ -8,6 +8,7 @@ export class Progress {
     private readonly label: string,
     private readonly totalSteps: number,
     private readonly pairsPerStep: number,
+    private readonly alreadyDone = 0, // steps finished before a resume
   ) {}
 
   tick(init: number, step: number, loss: number): void {
@@ -17,16 +18,17 @@ export class Progress {
     this.lastPrint = now;
     const elapsed = (now - this.start) / 1000;
     const rate = (this.done_ * this.pairsPerStep) / elapsed / 1e6;
-    const left = (elapsed / this.done_) * (this.totalSteps - this.done_);
+    const total = this.alreadyDone + this.done_;
+    const left = (elapsed / this.done_) * (this.totalSteps - total);
     this.log(
-      `[${this.label}] init ${init} step ${step + 1} (${((100 * this.done_) / this.totalSteps).toFixed(0)}%) ` +
+      `[${this.label}] init ${init} step ${step + 1} (${((100 * total) / this.totalSteps).toFixed(0)}%) ` +
         `loss ${loss.toFixed(5)}  ${rate.toFixed(1)} M pairs/s  ${formatDuration(left)} left`,
     );
   }
 
   done(): void {
     const elapsed = (performance.now() - this.start) / 1000;
-    this.log(`[${this.label}] trained ${this.totalSteps} steps in ${formatDuration(elapsed)}`);
+    this.log(`[${this.label}] trained ${this.done_} steps in ${formatDuration(elapsed)}`);
   }
 }
 

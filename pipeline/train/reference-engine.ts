@@ -1,4 +1,4 @@
-import type { Engine, EngineSession, OptimiserSettings } from './engine.ts';
+import type { Engine, EngineSession, OptimiserSettings, SessionState } from './engine.ts';
 import type { SparsePoints } from '../format/sparse.ts';
 import { lossAndGradient, zerosLike, type Params } from '../model/toy-model.ts';
 import { AdamWState, adamwUpdate, advance } from '../optim/adamw.ts';
@@ -7,11 +7,20 @@ import { AdamWState, adamwUpdate, advance } from '../optim/adamw.ts';
 export const referenceEngine: Engine = {
   name: 'reference',
   version: '1',
-  open(init: Params, opt: OptimiserSettings): EngineSession {
-    const p: Params = { n: init.n, m: init.m, W: init.W.slice(), b: init.b.slice() };
+  open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+    const from = resume?.params ?? init;
+    const p: Params = { n: from.n, m: from.m, W: from.W.slice(), b: from.b.slice() };
     const grad = zerosLike(p);
     const state = new AdamWState(p.W.length + p.b.length);
+    if (resume) {
+      state.m.set(resume.m);
+      state.v.set(resume.v);
+      state.t = resume.t;
+      state.beta1Power = resume.beta1Power;
+      state.beta2Power = resume.beta2Power;
+    }
     const hyper = { beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps };
+    const copyParams = (): Params => ({ n: p.n, m: p.m, W: p.W.slice(), b: p.b.slice() });
     return {
       step(batch: SparsePoints, lr: number): number {
         const l = lossAndGradient(p, batch, grad);
@@ -21,7 +30,10 @@ export const referenceEngine: Engine = {
         return l;
       },
       loss: (batch) => lossAndGradient(p, batch),
-      params: () => ({ n: p.n, m: p.m, W: p.W.slice(), b: p.b.slice() }),
+      params: copyParams,
+      state: () => ({
+        params: copyParams(), m: state.m.slice(), v: state.v.slice(), t: state.t, beta1Power: state.beta1Power, beta2Power: state.beta2Power,
+      }),
       dispose() {},
     };
   },

@@ -1,0 +1,206 @@
+// The fused training kernel, in AssemblyScript, compiled to WebAssembly with SIMD.
+// It computes what pipeline/model/toy-model.ts `lossAndGradient` computes (the readable
+// definition, float64) in float32, four features per instruction, and AdamW as
+// pipeline/optim/adamw.ts does. No fused multiply-add and no relaxed SIMD: every operation
+// is an IEEE float32 operation, so the result is the same bits on every machine.
+//
+// Memory (byte offsets into a shared memory laid out by pipeline/kernel/fast-engine.ts):
+//   params P, gradients G, moments M and V: [W row 0 | ... | W row m-1 | b], each row nPad
+//   float32 (features padded to a multiple of 4 with W = 0, b = 0, which stay 0).
+//   Points: CSR rowPtr (u32), col (u32), val (f32).
+
+/**
+ * Loss and gradient of points t0..t1-1, written into G (overwritten); returns the summed
+ * squared error (not divided by T). `scale` is 2/T. `h` is scratch for m floats.
+ *
+ * The dense pass over features treats x as 0: then x' - x = ReLU(z), and
+ * delta_i = scale * ReLU(z_i) needs no branch. The few active features are corrected after.
+ */
+export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, scale: f32, h: usize): f64 {
+  const rowBytes = <usize>nPad << 2;
+  memory.fill(G, 0, rowBytes * <usize>(m + 1));
+  const bP = P + rowBytes * <usize>m;
+  const bG = G + rowBytes * <usize>m;
+  const zero = f32x4.splat(0);
+  const s4 = f32x4.splat(scale);
+  let total: f64 = 0;
+  for (let t = t0; t < t1; t++) {
+    const q0 = load<u32>(rowPtr + (<usize>t << 2));
+    const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+    // h = W x over the active features
+    for (let k = 0; k < m; k++) store<f32>(h + (<usize>k << 2), 0);
+    for (let q = q0; q < q1; q++) {
+      const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+      const v = load<f32>(val + (<usize>q << 2));
+      for (let k = 0; k < m; k++) {
+        const hk = h + (<usize>k << 2);
+        store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
+      }
+    }
+    let point: f64 = 0;
+    if (m == 2) point = dense2(P, G, bP, bG, rowBytes, h, s4, zero);
+    else point = denseM(P, G, bP, bG, rowBytes, m, h, s4, zero);
+    // Corrections at the active features (x_j = v): the dense pass assumed x_j = 0.
+    // g = dL/dh gathers the corrections' share; the dense share is in h + m*4.
+    for (let q = q0; q < q1; q++) {
+      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+      const v = load<f32>(val + (<usize>q << 2));
+      let z = load<f32>(bP + jo);
+      for (let k = 0; k < m; k++) z = z + load<f32>(P + rowBytes * <usize>k + jo) * load<f32>(h + (<usize>k << 2));
+      if (z > 0) {
+        const r = z - v;
+        point += <f64>(r * r) - <f64>(z * z);
+        const dd = scale * r - scale * z;
+        store<f32>(bG + jo, load<f32>(bG + jo) + dd);
+        for (let k = 0; k < m; k++) {
+          const gw = G + rowBytes * <usize>k + jo;
+          store<f32>(gw, load<f32>(gw) + dd * load<f32>(h + (<usize>k << 2)));
+          const gk = h + (<usize>(m + k) << 2);
+          store<f32>(gk, load<f32>(gk) + dd * load<f32>(P + rowBytes * <usize>k + jo));
+        }
+      } else {
+        point += <f64>(v * v);
+      }
+    }
+    // Encoder path: dL/dW_j += g * x_j at the active features.
+    for (let q = q0; q < q1; q++) {
+      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+      const v = load<f32>(val + (<usize>q << 2));
+      for (let k = 0; k < m; k++) {
+        const gw = G + rowBytes * <usize>k + jo;
+        store<f32>(gw, load<f32>(gw) + load<f32>(h + (<usize>(m + k) << 2)) * v);
+      }
+    }
+    total += point;
+  }
+  return total;
+}
+
+// Lanes summed in one fixed order.
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** The dense pass for m = 2; leaves dL/dh (dense share) at h + 8. Returns the point's dense loss. */
+function dense2(P: usize, G: usize, bP: usize, bG: usize, rowBytes: usize, h: usize, s4: v128, zero: v128): f64 {
+  const h0 = f32x4.splat(load<f32>(h));
+  const h1 = f32x4.splat(load<f32>(h, 4));
+  let g0 = zero, g1 = zero, l = zero;
+  const P1 = P + rowBytes, G1 = G + rowBytes;
+  for (let o: usize = 0; o < rowBytes; o += 16) {
+    const w0 = v128.load(P + o);
+    const w1 = v128.load(P1 + o);
+    const z = f32x4.add(f32x4.add(v128.load(bP + o), f32x4.mul(w0, h0)), f32x4.mul(w1, h1));
+    const r = f32x4.max(z, zero);
+    l = f32x4.add(l, f32x4.mul(r, r));
+    const d = f32x4.mul(s4, r);
+    v128.store(bG + o, f32x4.add(v128.load(bG + o), d));
+    v128.store(G + o, f32x4.add(v128.load(G + o), f32x4.mul(d, h0)));
+    v128.store(G1 + o, f32x4.add(v128.load(G1 + o), f32x4.mul(d, h1)));
+    g0 = f32x4.add(g0, f32x4.mul(d, w0));
+    g1 = f32x4.add(g1, f32x4.mul(d, w1));
+  }
+  store<f32>(h, hsum(g0), 8);
+  store<f32>(h, hsum(g1), 12);
+  return <f64>hsum(l);
+}
+
+/** The dense pass for any m, one feature row at a time for the dot products. */
+function denseM(P: usize, G: usize, bP: usize, bG: usize, rowBytes: usize, m: i32, h: usize, s4: v128, zero: v128): f64 {
+  // Scratch after h: m floats of dL/dh, then m vectors of lane accumulators.
+  const a = (h + (<usize>(2 * m) << 2) + 15) & ~(<usize>15);
+  memory.fill(a, 0, <usize>m << 4);
+  let l = zero;
+  for (let o: usize = 0; o < rowBytes; o += 16) {
+    let z = v128.load(bP + o);
+    for (let k = 0; k < m; k++) z = f32x4.add(z, f32x4.mul(v128.load(P + rowBytes * <usize>k + o), f32x4.splat(load<f32>(h + (<usize>k << 2)))));
+    const r = f32x4.max(z, zero);
+    l = f32x4.add(l, f32x4.mul(r, r));
+    const d = f32x4.mul(s4, r);
+    v128.store(bG + o, f32x4.add(v128.load(bG + o), d));
+    for (let k = 0; k < m; k++) {
+      const gw = G + rowBytes * <usize>k + o;
+      v128.store(gw, f32x4.add(v128.load(gw), f32x4.mul(d, f32x4.splat(load<f32>(h + (<usize>k << 2))))));
+      const ak = a + (<usize>k << 4);
+      v128.store(ak, f32x4.add(v128.load(ak), f32x4.mul(d, v128.load(P + rowBytes * <usize>k + o))));
+    }
+  }
+  for (let k = 0; k < m; k++) store<f32>(h + (<usize>(m + k) << 2), hsum(v128.load(a + (<usize>k << 4))));
+  return <f64>hsum(l);
+}
+
+/** Loss only (no gradient) of points t0..t1-1: the summed squared error. */
+export function chunkLoss(P: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize): f64 {
+  const rowBytes = <usize>nPad << 2;
+  const bP = P + rowBytes * <usize>m;
+  const zero = f32x4.splat(0);
+  let total: f64 = 0;
+  for (let t = t0; t < t1; t++) {
+    const q0 = load<u32>(rowPtr + (<usize>t << 2));
+    const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+    for (let k = 0; k < m; k++) store<f32>(h + (<usize>k << 2), 0);
+    for (let q = q0; q < q1; q++) {
+      const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+      const v = load<f32>(val + (<usize>q << 2));
+      for (let k = 0; k < m; k++) {
+        const hk = h + (<usize>k << 2);
+        store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
+      }
+    }
+    let l = zero;
+    for (let o: usize = 0; o < rowBytes; o += 16) {
+      let z = v128.load(bP + o);
+      for (let k = 0; k < m; k++) z = f32x4.add(z, f32x4.mul(v128.load(P + rowBytes * <usize>k + o), f32x4.splat(load<f32>(h + (<usize>k << 2)))));
+      const r = f32x4.max(z, zero);
+      l = f32x4.add(l, f32x4.mul(r, r));
+    }
+    let point: f64 = <f64>hsum(l);
+    for (let q = q0; q < q1; q++) {
+      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+      const v = load<f32>(val + (<usize>q << 2));
+      let z = load<f32>(bP + jo);
+      for (let k = 0; k < m; k++) z = z + load<f32>(P + rowBytes * <usize>k + jo) * load<f32>(h + (<usize>k << 2));
+      if (z > 0) {
+        const r = z - v;
+        point += <f64>(r * r) - <f64>(z * z);
+      } else {
+        point += <f64>(v * v);
+      }
+    }
+    total += point;
+  }
+  return total;
+}
+
+/**
+ * Sums the chunks' gradients in chunk order into the first chunk's buffer, for floats
+ * [from, to) of the flat layout. `stride` is the bytes between two chunks' buffers.
+ */
+export function reduceChunks(G0: usize, stride: usize, chunks: i32, from: usize, to: usize): void {
+  for (let o: usize = from << 2; o < to << 2; o += 16) {
+    let s = v128.load(G0 + o);
+    for (let c = 1; c < chunks; c++) s = f32x4.add(s, v128.load(G0 + stride * <usize>c + o));
+    v128.store(G0 + o, s);
+  }
+}
+
+/**
+ * AdamW over floats [from, to) of P, with gradient G and moments M, V (PyTorch's order):
+ *   p <- p * (1 - lr*wd);  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
+ *   p <- p - lr * (m / c1) / (sqrt(v / c2) + eps),   c1 = 1 - b1^t, c2 = 1 - b2^t
+ */
+export function adamw(P: usize, G: usize, M: usize, V: usize, from: usize, to: usize, lr: f32, decay: f32, b1: f32, b2: f32, c1: f32, c2: f32, eps: f32): void {
+  const vb1 = f32x4.splat(b1), vb1c = f32x4.splat(1 - b1);
+  const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(1 - b2);
+  const vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
+  const vlr = f32x4.splat(lr), vdecay = f32x4.splat(decay), veps = f32x4.splat(eps);
+  for (let o: usize = from << 2; o < to << 2; o += 16) {
+    const g = v128.load(G + o);
+    const m = f32x4.add(f32x4.mul(vb1, v128.load(M + o)), f32x4.mul(vb1c, g));
+    const v = f32x4.add(f32x4.mul(vb2, v128.load(V + o)), f32x4.mul(vb2c, f32x4.mul(g, g)));
+    v128.store(M + o, m);
+    v128.store(V + o, v);
+    const step = f32x4.div(f32x4.mul(vlr, f32x4.div(m, vc1)), f32x4.add(f32x4.sqrt(f32x4.div(v, vc2)), veps));
+    v128.store(P + o, f32x4.sub(f32x4.mul(v128.load(P + o), vdecay), step));
+  }
+}

@@ -1,0 +1,62 @@
+import { existsSync, rmSync } from 'node:fs';
+import { readContainer, writeContainer, FormatError } from '../format/container.ts';
+import type { Params } from '../model/toy-model.ts';
+import type { SessionState } from './engine.ts';
+
+export const CHECKPOINT_KIND = 'training-checkpoint';
+
+/** Where a run stands between two steps: enough to finish it with the bytes of an uninterrupted run. */
+export interface Checkpoint {
+  key: string; // spec hash and engine: a checkpoint of another spec or engine is ignored
+  init: number; // the init being trained
+  nextStep: number; // the first step not yet taken
+  inits: { init: number; finalTrainLoss: number }[]; // finished inits
+  best: { init: number; loss: number; params: Params; curve: { step: number; loss: number }[] } | null;
+  curve: { step: number; loss: number }[]; // of the current init so far
+  onlineRng: (number | null)[] | null; // the online stream's state, when T is infinity
+  session: SessionState;
+}
+
+export function writeCheckpoint(file: string, c: Checkpoint): void {
+  const { session: s, best } = c;
+  const arrays: Record<string, Float64Array> = { W: s.params.W, b: s.params.b, m: s.m, v: s.v };
+  if (best) {
+    arrays.bestW = best.params.W;
+    arrays.bestB = best.params.b;
+  }
+  writeContainer(file, {
+    kind: CHECKPOINT_KIND,
+    meta: {
+      key: c.key, init: c.init, nextStep: c.nextStep, inits: c.inits, curve: c.curve, onlineRng: c.onlineRng,
+      n: s.params.n, m: s.params.m, t: s.t, beta1Power: s.beta1Power, beta2Power: s.beta2Power,
+      best: best && { init: best.init, loss: best.loss, curve: best.curve },
+    },
+    arrays,
+  });
+}
+
+/** The checkpoint at `file` if there is one for `key`; a stale or unreadable one is deleted. */
+export function readCheckpoint(file: string, key: string, log: (s: string) => void): Checkpoint | null {
+  if (!existsSync(file)) return null;
+  try {
+    const c = readContainer(file, CHECKPOINT_KIND);
+    const meta = c.meta as Record<string, any>;
+    if (meta.key !== key) {
+      log(`${file}: checkpoint of another spec or engine, starting afresh`);
+      rmSync(file, { force: true });
+      return null;
+    }
+    const a = c.arrays as Record<string, Float64Array>;
+    const n = meta.n as number, m = meta.m as number;
+    return {
+      key, init: meta.init, nextStep: meta.nextStep, inits: meta.inits, curve: meta.curve, onlineRng: meta.onlineRng,
+      best: meta.best && { ...meta.best, params: { n, m, W: a.bestW, b: a.bestB } },
+      session: { params: { n, m, W: a.W, b: a.b }, m: a.m, v: a.v, t: meta.t, beta1Power: meta.beta1Power, beta2Power: meta.beta2Power },
+    };
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    log(`${e.message}; ignoring the checkpoint and starting afresh`);
+    rmSync(file, { force: true });
+    return null;
+  }
+}

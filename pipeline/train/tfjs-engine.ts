@@ -1,0 +1,284 @@
+import { createRequire } from 'node:module';
+import type * as TF from '@tensorflow/tfjs';
+import type { Engine, EngineSession, OptimiserSettings, SessionState } from './engine.ts';
+import type { SparsePoints } from '../format/sparse.ts';
+import type { Params } from '../model/toy-model.ts';
+
+/**
+ * A training engine on TensorFlow.js: the model's loss written with tf ops, its gradient by
+ * TF.js autodiff (not the hand-written gradient of toy-model.ts), and AdamW (PyTorch's
+ * formula, as in optim/adamw.ts) with tf ops, all in float32.
+ *
+ * Backend, chosen once per process by `loadTfjs()`: '@tensorflow/tfjs-node' ('tensorflow')
+ * if it can be imported, else '@tensorflow/tfjs' with '@tensorflow/tfjs-backend-wasm'
+ * ('wasm', its .wasm files read from the installed package), else the plain 'cpu' backend.
+ * Nothing is ever downloaded. The backend is TF.js's global state: every TF.js user in the
+ * process shares it.
+ *
+ * Results are deterministic for one backend on one machine (the same inputs give the same
+ * float32 bits), so a session resumed from `state()` continues exactly; they agree with the
+ * float64 reference engine only to float32 rounding.
+ */
+
+export type Tfjs = typeof TF;
+
+export interface LoadedTfjs {
+  tf: Tfjs;
+  /** 'tensorflow', 'wasm' or 'cpu' */
+  backend: string;
+  /** e.g. "tfjs-4.22.0/wasm": enters the training task's cache key */
+  version: string;
+  /** Why the faster backends were not used (empty when the first choice loaded). */
+  notes: string[];
+}
+
+// A variable, so that the type checker does not require the (optional, usually absent) package.
+const TFJS_NODE = '@tensorflow/tfjs-node';
+
+let loading: Promise<LoadedTfjs> | null = null;
+
+/** Loads TF.js and picks its backend, once per process; later calls return the same result. */
+export function loadTfjs(): Promise<LoadedTfjs> {
+  loading ??= chooseBackend();
+  return loading;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
+/** The module namespace of a CommonJS package imported from ESM, or its module.exports. */
+function tfFrom(mod: unknown): Tfjs {
+  const ns = mod as Tfjs & { default?: Tfjs };
+  if (typeof ns.variableGrads === 'function') return ns;
+  if (ns.default && typeof ns.default.variableGrads === 'function') return ns.default;
+  throw new Error('the module does not look like TensorFlow.js');
+}
+
+async function chooseBackend(): Promise<LoadedTfjs> {
+  const notes: string[] = [];
+  const done = (tf: Tfjs, backend: string): LoadedTfjs => ({
+    tf, backend, version: `tfjs-${tf.version_core}/${backend}`, notes,
+  });
+
+  try {
+    const tf = tfFrom(await import(TFJS_NODE));
+    if (await tf.setBackend('tensorflow')) {
+      await tf.ready();
+      return done(tf, 'tensorflow');
+    }
+    notes.push(`${TFJS_NODE} loaded but its 'tensorflow' backend did not start`);
+  } catch (e) {
+    notes.push(`${TFJS_NODE} unavailable: ${message(e)}`);
+  }
+
+  const tf = tfFrom(await import('@tensorflow/tfjs'));
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // Registers the backend (as a side effect of the import) and reads the .wasm binaries
+    // from the installed package, never from a CDN.
+    const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(main.slice(0, main.lastIndexOf('/') + 1));
+    if (await tf.setBackend('wasm')) {
+      await tf.ready();
+      return done(tf, 'wasm');
+    }
+    notes.push("the 'wasm' backend did not start");
+  } catch (e) {
+    notes.push(`the 'wasm' backend is unavailable: ${message(e)}`);
+  }
+
+  if (!(await tf.setBackend('cpu'))) throw new Error(`TensorFlow.js: no backend would start (${notes.join('; ')})`);
+  await tf.ready();
+  return done(tf, 'cpu');
+}
+
+/**
+ * Dense batches are built in chunks of whole points of at most this many elements, so that a
+ * large batch (e.g. a 100,000-point test set) never needs one huge tensor; losses and
+ * gradients of the chunks are added. Chunking depends only on (count, n): deterministic.
+ */
+const MAX_CHUNK_ELEMENTS = 1 << 24; // 64 MB of float32
+/** A batch is kept on the backend between calls when it has at most this many elements. */
+const MAX_CACHED_ELEMENTS = 1 << 26; // 256 MB
+
+/** The engine on the best available backend, loaded first: name 'tfjs', version e.g. "tfjs-4.22.0/wasm". */
+export async function createTfjsEngine(): Promise<Engine> {
+  const loaded = await loadTfjs();
+  return {
+    name: 'tfjs',
+    version: loaded.version,
+    open: (init: Params, opt: OptimiserSettings, resume?: SessionState) => openSession(loaded.tf, init, opt, resume),
+  };
+}
+
+function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+  const from = resume?.params ?? init;
+  const { n, m } = from;
+  const nW = n * m;
+  if (from.W.length !== nW || from.b.length !== n) throw new RangeError(`tfjs engine: params of shape n=${n}, m=${m} have W ${from.W.length}, b ${from.b.length}`);
+  if (resume && (resume.m.length !== nW + n || resume.v.length !== nW + n))
+    throw new RangeError(`tfjs engine: saved moments have length ${resume.m.length}/${resume.v.length}, expected ${nW + n}`);
+
+  // tf.variable shares the data of its initial value; tidy frees the initial tensor itself.
+  const variable = (values: ArrayLike<number>, shape: number[], trainable: boolean) =>
+    tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(values), shape, 'float32'), trainable));
+  const W = variable(from.W, [n, m], true);
+  const b = variable(from.b, [n], true);
+  const zeros = new Float64Array(nW + n);
+  const mW = variable((resume?.m ?? zeros).subarray(0, nW), [n, m], false);
+  const vW = variable((resume?.v ?? zeros).subarray(0, nW), [n, m], false);
+  const mb = variable((resume?.m ?? zeros).subarray(nW), [n], false);
+  const vb = variable((resume?.v ?? zeros).subarray(nW), [n], false);
+  const variables = [W, b, mW, vW, mb, vb];
+  let t = resume?.t ?? 0;
+  let beta1Power = resume?.beta1Power ?? 1;
+  let beta2Power = resume?.beta2Power ?? 1;
+  const { beta1, beta2, eps } = opt;
+
+  // The dense form of the batch last seen, kept while the same object is passed again.
+  let cachedBatch: SparsePoints | null = null;
+  let cachedChunks: TF.Tensor2D[] | null = null;
+  let disposed = false;
+
+  const dropCache = () => {
+    if (cachedChunks) for (const c of cachedChunks) c.dispose();
+    cachedBatch = null;
+    cachedChunks = null;
+  };
+
+  const chunkRows = Math.max(1, Math.floor(MAX_CHUNK_ELEMENTS / n));
+
+  const denseChunk = (x: SparsePoints, t0: number, t1: number): TF.Tensor2D => {
+    const rows = t1 - t0;
+    // A fresh array each time: the cpu backend keeps a reference to it rather than a copy.
+    const data = new Float32Array(rows * n);
+    const { rowPtr, col, val } = x;
+    for (let r = 0; r < rows; r++) {
+      const base = r * n;
+      for (let q = rowPtr[t0 + r]; q < rowPtr[t0 + r + 1]; q++) data[base + col[q]] = val[q];
+    }
+    return tf.tensor2d(data, [rows, n], 'float32');
+  };
+
+  /** Calls `use` on the dense chunks of `x` in order, from the cache or built (and freed) on the way. */
+  const forEachChunk = (x: SparsePoints, use: (chunk: TF.Tensor2D) => void) => {
+    if (disposed) throw new Error('tfjs engine: the session has been disposed');
+    if (x.n !== n) throw new RangeError(`tfjs engine: batch has ${x.n} features, the model ${n}`);
+    if (x.count < 1) throw new RangeError('tfjs engine: empty batch');
+    if (x === cachedBatch && cachedChunks) {
+      for (const c of cachedChunks) use(c);
+      return;
+    }
+    dropCache();
+    const keep = x.count * n <= MAX_CACHED_ELEMENTS;
+    const chunks: TF.Tensor2D[] = [];
+    for (let t0 = 0; t0 < x.count; t0 += chunkRows) {
+      const c = denseChunk(x, t0, Math.min(t0 + chunkRows, x.count));
+      try {
+        use(c);
+      } finally {
+        if (keep) chunks.push(c);
+        else c.dispose();
+      }
+    }
+    if (keep) {
+      cachedBatch = x;
+      cachedChunks = chunks;
+    }
+  };
+
+  /** sum over the chunk's points and features of (x - relu(x W W^T + b))^2, divided by `count`. */
+  const chunkLoss = (x: TF.Tensor2D, count: number): TF.Scalar => {
+    const h = tf.matMul(x, W); // [rows, m]
+    const z = tf.add(tf.matMul(h, W, false, true), b); // [rows, n]
+    const r = tf.sub(x, tf.relu(z));
+    // Per point first, then over points: keeps float32 rounding of the sum small.
+    return tf.div(tf.sum(tf.sum(tf.square(r), 1)), count);
+  };
+
+  const readScalar = (s: TF.Tensor) => s.dataSync()[0];
+
+  /** PyTorch's AdamW on one parameter tensor, with the bias corrections c1, c2 of this step. */
+  const adamw = (p: TF.Variable, g: TF.Tensor, mt: TF.Variable, vt: TF.Variable, lr: number, wd: number, c1: number, c2: number) => {
+    const mNew = tf.add(tf.mul(mt, beta1), tf.mul(g, 1 - beta1));
+    const vNew = tf.add(tf.mul(vt, beta2), tf.mul(tf.mul(g, 1 - beta2), g));
+    const stepSize = tf.div(tf.mul(tf.div(mNew, c1), lr), tf.add(tf.sqrt(tf.div(vNew, c2)), eps));
+    const pNew = tf.sub(tf.mul(p, 1 - lr * wd), stepSize);
+    mt.assign(mNew);
+    vt.assign(vNew);
+    p.assign(pNew);
+  };
+
+  const toF64 = (v: TF.Tensor) => Float64Array.from(v.dataSync() as Float32Array);
+  const copyParams = (): Params => {
+    if (disposed) throw new Error('tfjs engine: the session has been disposed');
+    return { n, m, W: toF64(W), b: toF64(b) };
+  };
+  const flat = (a: TF.Tensor, c: TF.Tensor) => {
+    const out = new Float64Array(nW + n);
+    out.set(a.dataSync() as Float32Array, 0);
+    out.set(c.dataSync() as Float32Array, nW);
+    return out;
+  };
+
+  return {
+    step(batch: SparsePoints, lr: number): number {
+      let total = 0;
+      let gW: TF.Tensor | null = null;
+      let gb: TF.Tensor | null = null;
+      try {
+        forEachChunk(batch, (x) => {
+          const [value, dW, db] = tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => chunkLoss(x, batch.count), [W, b]);
+            return [value, grads[W.name], grads[b.name]];
+          });
+          total += readScalar(value);
+          value.dispose();
+          if (gW && gb) {
+            const [sW, sb] = tf.tidy(() => [tf.add(gW!, dW), tf.add(gb!, db)]);
+            tf.dispose([gW, gb, dW, db]);
+            gW = sW;
+            gb = sb;
+          } else {
+            gW = dW;
+            gb = db;
+          }
+        });
+        t += 1;
+        beta1Power *= beta1;
+        beta2Power *= beta2;
+        const c1 = 1 - beta1Power;
+        const c2 = 1 - beta2Power;
+        tf.tidy(() => {
+          adamw(W, gW!, mW, vW, lr, opt.weightDecay, c1, c2);
+          adamw(b, gb!, mb, vb, lr, opt.decayBias ? opt.weightDecay : 0, c1, c2);
+        });
+      } finally {
+        if (gW) (gW as TF.Tensor).dispose();
+        if (gb) (gb as TF.Tensor).dispose();
+      }
+      return total;
+    },
+
+    loss(batch: SparsePoints): number {
+      let total = 0;
+      forEachChunk(batch, (x) => {
+        total += tf.tidy(() => readScalar(chunkLoss(x, batch.count)));
+      });
+      return total;
+    },
+
+    params: copyParams,
+
+    state(): SessionState {
+      if (disposed) throw new Error('tfjs engine: the session has been disposed');
+      return { params: copyParams(), m: flat(mW, mb), v: flat(vW, vb), t, beta1Power, beta2Power };
+    },
+
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      dropCache();
+      for (const v of variables) v.dispose();
+    },
+  };
+}

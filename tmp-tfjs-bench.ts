@@ -1,0 +1,21 @@
+import { createTfjsEngine, loadTfjs } from './pipeline/train/tfjs-engine.ts';
+import { generatePoints } from './pipeline/data/generate.ts';
+import { xavierNormalInit } from './pipeline/model/init.ts';
+import { Rng } from './pipeline/prng/rng.ts';
+const eng = await createTfjsEngine();
+const { tf } = await loadTfjs();
+console.log(eng.version, 'simd', tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), 'threads', tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'));
+const T = 1000, n = 10000, m = 2;
+const x = generatePoints({ n, sparsity: 0.999 }, T, Rng.fromLabel('bench'));
+const p = xavierNormalInit(n, m, Rng.fromLabel('bench/init'));
+const s = await eng.open(p, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decayBias: true });
+for (let i = 0; i < 2; i++) s.step(x, 1e-3);
+const k = 5; const t0 = performance.now();
+for (let i = 0; i < k; i++) s.step(x, 1e-3);
+const sec = (performance.now() - t0) / 1000 / k;
+console.log(`step ${(sec*1000).toFixed(1)} ms, ${(T*n/sec/1e6).toFixed(2)} M pairs/s; numTensors ${tf.memory().numTensors}, bytes ${tf.memory().numBytes}`);
+// infinity mode: fresh batch each step
+const rng = Rng.fromLabel('bench/online'); const bs = Array.from({length: 4}, () => generatePoints({ n, sparsity: 0.999 }, T, rng));
+const t1 = performance.now(); for (const b of bs) s.step(b, 1e-3); const sec2 = (performance.now()-t1)/1000/bs.length;
+console.log(`fresh-batch step ${(sec2*1000).toFixed(1)} ms, ${(T*n/sec2/1e6).toFixed(2)} M pairs/s`);
+await s.dispose();
