@@ -26,7 +26,7 @@ export const ModelConfig = z.strictObject({
 });
 
 export const TrainingConfig = z.strictObject({
-  engine: z.literal('reference', { error: 'expected "reference"' }),
+  engine: z.enum(['reference', 'fast', 'tfjs'], { error: 'expected "fast" (WebAssembly SIMD), "reference" (plain TypeScript, float64) or "tfjs" (TensorFlow.js)' }),
   steps: int(2, 'an integer number of steps >= 2'),
   warmupSteps: int(0),
   peakLearningRate: positive(),

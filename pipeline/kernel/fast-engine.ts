@@ -19,7 +19,7 @@ export const MAX_CHUNKS = 16;
 const POINTS_PER_CHUNK = 8;
 /** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
 const PARALLEL_MIN_PAIRS = 1 << 17;
-const SCRATCH_PER_THREAD = 1024;
+const SCRATCH_PER_THREAD = 1024; // two points' slots of 512 bytes (see SLOT in the kernel)
 const BASE = 65536; // below: the module's own static data
 
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
@@ -27,9 +27,9 @@ const align16 = (x: number) => Math.ceil(x / 16) * 16;
 export const chunkCount = (T: number) => Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(T / POINTS_PER_CHUNK)));
 
 interface Kernel {
-  chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, scale: number, h: number): number;
+  chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number): number;
   chunkLoss(P: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number): number;
-  reduceChunks(G0: number, stride: number, chunks: number, from: number, to: number): void;
+  reduceChunks(G0: number, stride: number, chunks: number, from: number, to: number, scale: number): void;
   adamw(P: number, G: number, M: number, V: number, from: number, to: number, lr: number, decay: number, b1: number, b2: number, c1: number, c2: number, eps: number): void;
 }
 
@@ -135,7 +135,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         const used = T * nPad >= PARALLEL_MIN_PAIRS ? Math.min(threads, chunks) : 1;
         const losses = () => new Float64Array(memory.buffer, lossPtr, chunks);
         if (used > 1) {
-          args.set([used, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scale, scratch, lossPtr]);
+          args.set([used, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr]);
           Atomics.store(sync, 1, used - 1);
           Atomics.store(sync, 2, 1);
           Atomics.add(sync, 0, 1);
@@ -143,12 +143,12 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         }
         const l = losses();
         for (let c = 0; c < chunks; c += used) {
-          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scale, scratch);
+          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch);
         }
         if (used > 1) {
           for (let p = Atomics.load(sync, 1); p !== 0; p = Atomics.load(sync, 1)) Atomics.wait(sync, 1, p);
         }
-        k.reduceChunks(G, stride, chunks, 0, size);
+        k.reduceChunks(G, stride, chunks, 0, size, scale);
         let total = 0;
         const l2 = losses();
         for (let c = 0; c < chunks; c++) total += l2[c];

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadExperiment, selectProfile } from '../config/load.ts';
 import { planProfile, specHash } from '../config/plan.ts';
 import { loadFigure } from '../render/figure-file.ts';
@@ -21,6 +23,18 @@ const cli = (stage: string, profile: string, id: string, spec: unknown) => ({
 export function buildGraph(root: string, configFile = 'experiment.json'): Record<string, Project> {
   const exp = loadExperiment(configFile, root);
   const projects: Record<string, Project> = {};
+  // The fast engine's WebAssembly, built from source (never committed).
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  projects['pipeline/kernel'] = {
+    name: 'kernel', tags: ['stage:kernel'],
+    targets: {
+      wasm: {
+        executor: 'nx:run-commands', options: { command: `node_modules/.bin/${pkg.scripts['build:kernel']}`, cwd: '{workspaceRoot}' }, cache: true,
+        inputs: ['{projectRoot}/assembly/**/*', { externalDependencies: ['assemblyscript'] }],
+        outputs: ['{projectRoot}/build'],
+      },
+    },
+  };
   for (const name of exp.profileNames) {
     const plan = planProfile(name, selectProfile(exp, name).profile);
     const tags = [`profile:${name}`];
@@ -39,13 +53,14 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
     for (const run of plan.runs) {
       const dataDeps = [dataProject('test'), ...(run.dataset ? [dataProject(run.dataset)] : [])];
       const upstream = { dependentTasksOutputFiles: '**/*', transitive: false };
+      const engine = run.spec.training.engine;
       projects[run.dir] = {
         name: `${name}-run-${run.id}`, tags: [...tags, 'stage:run'],
         targets: {
           train: {
             executor: 'nx:run-commands', options: cli('train', name, run.id, run.spec), cache: true,
-            dependsOn: [{ projects: dataDeps, target: 'data' }],
-            inputs: ['trainCode', upstream],
+            dependsOn: [{ projects: dataDeps, target: 'data' }, ...(engine === 'fast' ? [{ projects: ['kernel'], target: 'wasm' }] : [])],
+            inputs: ['trainCode', upstream, ...(engine === 'tfjs' ? [{ runtime: 'node pipeline/train/tfjs-probe.mjs' }] : [])],
             outputs: ['weights.bin', 'metrics.json', 'timing.json'].map((f) => `{workspaceRoot}/${run.dir}/${f}`),
           },
           geometry: {

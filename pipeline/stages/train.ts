@@ -29,7 +29,13 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
     everySteps: run.execution.checkpointEverySteps,
     key: `${specHash(run.spec)}/${engine.name}/${engine.version}`,
   };
-  const { params, metrics, wallTimeSeconds, resumedFrom } = await trainRun(run, train, test, engine, log, checkpoint);
+  let result;
+  try {
+    result = await trainRun(run, train, test, engine, log, checkpoint);
+  } finally {
+    await engine.close?.();
+  }
+  const { params, metrics, wallTimeSeconds, resumedFrom } = result;
   writeWeights(join(run.dir, 'weights.bin'), params, { run: run.id, profile: plan.profile });
   writeJsonAtomic(join(run.dir, 'metrics.json'), metrics);
   writeJsonAtomic(join(run.dir, 'timing.json'), { run: run.id, engine: metrics.engine, wallTimeSeconds, resumedFrom });

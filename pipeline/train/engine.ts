@@ -42,4 +42,6 @@ export interface Engine {
   readonly version: string;
   /** Starts from `init`, or from a saved state (whose params then take precedence). */
   open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession | Promise<EngineSession>;
+  /** Frees threads and memory; the engine is not used after. */
+  close?(): Promise<void>;
 }

@@ -11,69 +11,104 @@
 
 /**
  * Loss and gradient of points t0..t1-1, written into G (overwritten); returns the summed
- * squared error (not divided by T). `scale` is 2/T. `h` is scratch for m floats.
+ * squared error (not divided by T). G holds the gradient divided by `scale` = 2/T: the
+ * factor is applied once, when the chunks are reduced. `h` is scratch (see SCRATCH).
  *
- * The dense pass over features treats x as 0: then x' - x = ReLU(z), and
- * delta_i = scale * ReLU(z_i) needs no branch. The few active features are corrected after.
+ * The dense pass over features treats x as 0: then x' - x = ReLU(z) and the gradient of
+ * the squared error wrt z is 2 ReLU(z), with no branch. The few active features are
+ * corrected after it. Points go two at a time, sharing the loads of W and b and the
+ * read-modify-write of G.
  */
-export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, scale: f32, h: usize): f64 {
+export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize): f64 {
   const rowBytes = <usize>nPad << 2;
   memory.fill(G, 0, rowBytes * <usize>(m + 1));
-  const bP = P + rowBytes * <usize>m;
-  const bG = G + rowBytes * <usize>m;
-  const zero = f32x4.splat(0);
-  const s4 = f32x4.splat(scale);
+  // Scratch: point a's h (m floats) and dL/dh (m floats) at h, point b's at h + SLOT.
+  const hb = h + SLOT;
   let total: f64 = 0;
-  for (let t = t0; t < t1; t++) {
-    const q0 = load<u32>(rowPtr + (<usize>t << 2));
-    const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
-    // h = W x over the active features
-    for (let k = 0; k < m; k++) store<f32>(h + (<usize>k << 2), 0);
-    for (let q = q0; q < q1; q++) {
-      const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
-      const v = load<f32>(val + (<usize>q << 2));
-      for (let k = 0; k < m; k++) {
-        const hk = h + (<usize>k << 2);
-        store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
-      }
-    }
-    let point: f64 = 0;
-    if (m == 2) point = dense2(P, G, bP, bG, rowBytes, h, s4, zero);
-    else point = denseM(P, G, bP, bG, rowBytes, m, h, s4, zero);
-    // Corrections at the active features (x_j = v): the dense pass assumed x_j = 0.
-    // g = dL/dh gathers the corrections' share; the dense share is in h + m*4.
-    for (let q = q0; q < q1; q++) {
-      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
-      const v = load<f32>(val + (<usize>q << 2));
-      let z = load<f32>(bP + jo);
-      for (let k = 0; k < m; k++) z = z + load<f32>(P + rowBytes * <usize>k + jo) * load<f32>(h + (<usize>k << 2));
-      if (z > 0) {
-        const r = z - v;
-        point += <f64>(r * r) - <f64>(z * z);
-        const dd = scale * r - scale * z;
-        store<f32>(bG + jo, load<f32>(bG + jo) + dd);
-        for (let k = 0; k < m; k++) {
-          const gw = G + rowBytes * <usize>k + jo;
-          store<f32>(gw, load<f32>(gw) + dd * load<f32>(h + (<usize>k << 2)));
-          const gk = h + (<usize>(m + k) << 2);
-          store<f32>(gk, load<f32>(gk) + dd * load<f32>(P + rowBytes * <usize>k + jo));
-        }
-      } else {
-        point += <f64>(v * v);
-      }
-    }
-    // Encoder path: dL/dW_j += g * x_j at the active features.
-    for (let q = q0; q < q1; q++) {
-      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
-      const v = load<f32>(val + (<usize>q << 2));
-      for (let k = 0; k < m; k++) {
-        const gw = G + rowBytes * <usize>k + jo;
-        store<f32>(gw, load<f32>(gw) + load<f32>(h + (<usize>(m + k) << 2)) * v);
-      }
-    }
-    total += point;
+  let t = t0;
+  for (; t + 1 < t1; t += 2) {
+    hidden(P, rowBytes, m, rowPtr, col, val, t, h);
+    hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
+    if (m == 2) total += dense2x2(P, G, rowBytes, h, hb);
+    else total += denseM(P, G, rowBytes, m, h) + denseM(P, G, rowBytes, m, hb);
+    total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
+    total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
+    encode(G, rowBytes, m, rowPtr, col, val, t, h);
+    encode(G, rowBytes, m, rowPtr, col, val, t + 1, hb);
+  }
+  if (t < t1) {
+    hidden(P, rowBytes, m, rowPtr, col, val, t, h);
+    total += denseM(P, G, rowBytes, m, h);
+    total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
+    encode(G, rowBytes, m, rowPtr, col, val, t, h);
   }
   return total;
+}
+
+/** Bytes of scratch per point (h and dL/dh for m <= 16, then lane accumulators). */
+const SLOT: usize = 512;
+
+/** h = W x_t over the active features, into h[0..m). */
+@inline function hidden(P: usize, rowBytes: usize, m: i32, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): void {
+  const q0 = load<u32>(rowPtr + (<usize>t << 2));
+  const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+  for (let k = 0; k < m; k++) store<f32>(h + (<usize>k << 2), 0);
+  for (let q = q0; q < q1; q++) {
+    const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    for (let k = 0; k < m; k++) {
+      const hk = h + (<usize>k << 2);
+      store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
+    }
+  }
+}
+
+/**
+ * The active features of point t (x_j = v), where the dense pass assumed x_j = 0: fixes the
+ * loss, G and the dL/dh at h + 4m. Returns the loss correction.
+ */
+@inline function correct(P: usize, G: usize, rowBytes: usize, m: i32, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): f64 {
+  const bP = P + rowBytes * <usize>m;
+  const bG = G + rowBytes * <usize>m;
+  const q0 = load<u32>(rowPtr + (<usize>t << 2));
+  const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+  let fix: f64 = 0;
+  for (let q = q0; q < q1; q++) {
+    const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    // the same operations in the same order as the dense pass: the same z
+    let z = load<f32>(bP + jo);
+    for (let k = 0; k < m; k++) z = z + load<f32>(P + rowBytes * <usize>k + jo) * load<f32>(h + (<usize>k << 2));
+    if (z > 0) {
+      const r = z - v;
+      fix += <f64>(r * r) - <f64>(z * z);
+      const dd = r - z;
+      store<f32>(bG + jo, load<f32>(bG + jo) + dd);
+      for (let k = 0; k < m; k++) {
+        const gw = G + rowBytes * <usize>k + jo;
+        store<f32>(gw, load<f32>(gw) + dd * load<f32>(h + (<usize>k << 2)));
+        const gk = h + (<usize>(m + k) << 2);
+        store<f32>(gk, load<f32>(gk) + dd * load<f32>(P + rowBytes * <usize>k + jo));
+      }
+    } else {
+      fix += <f64>(v * v);
+    }
+  }
+  return fix;
+}
+
+/** Encoder path: dL/dW_j += (dL/dh) x_j at the active features of point t. */
+@inline function encode(G: usize, rowBytes: usize, m: i32, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): void {
+  const q0 = load<u32>(rowPtr + (<usize>t << 2));
+  const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+  for (let q = q0; q < q1; q++) {
+    const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    for (let k = 0; k < m; k++) {
+      const gw = G + rowBytes * <usize>k + jo;
+      store<f32>(gw, load<f32>(gw) + load<f32>(h + (<usize>(m + k) << 2)) * v);
+    }
+  }
 }
 
 // Lanes summed in one fixed order.
@@ -81,34 +116,41 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-/** The dense pass for m = 2; leaves dL/dh (dense share) at h + 8. Returns the point's dense loss. */
-function dense2(P: usize, G: usize, bP: usize, bG: usize, rowBytes: usize, h: usize, s4: v128, zero: v128): f64 {
-  const h0 = f32x4.splat(load<f32>(h));
-  const h1 = f32x4.splat(load<f32>(h, 4));
-  let g0 = zero, g1 = zero, l = zero;
-  const P1 = P + rowBytes, G1 = G + rowBytes;
+/** The dense pass of two points (hidden vectors at ha and hb) for m = 2; returns their dense loss. */
+function dense2x2(P: usize, G: usize, rowBytes: usize, ha: usize, hb: usize): f64 {
+  const zero = f32x4.splat(0);
+  const a0 = f32x4.splat(load<f32>(ha)), a1 = f32x4.splat(load<f32>(ha, 4));
+  const b0 = f32x4.splat(load<f32>(hb)), b1 = f32x4.splat(load<f32>(hb, 4));
+  let ga0 = zero, ga1 = zero, gb0 = zero, gb1 = zero, la = zero, lb = zero;
+  const P1 = P + rowBytes, G1 = G + rowBytes, bP = P1 + rowBytes, bG = G1 + rowBytes;
   for (let o: usize = 0; o < rowBytes; o += 16) {
     const w0 = v128.load(P + o);
     const w1 = v128.load(P1 + o);
-    const z = f32x4.add(f32x4.add(v128.load(bP + o), f32x4.mul(w0, h0)), f32x4.mul(w1, h1));
-    const r = f32x4.max(z, zero);
-    l = f32x4.add(l, f32x4.mul(r, r));
-    const d = f32x4.mul(s4, r);
-    v128.store(bG + o, f32x4.add(v128.load(bG + o), d));
-    v128.store(G + o, f32x4.add(v128.load(G + o), f32x4.mul(d, h0)));
-    v128.store(G1 + o, f32x4.add(v128.load(G1 + o), f32x4.mul(d, h1)));
-    g0 = f32x4.add(g0, f32x4.mul(d, w0));
-    g1 = f32x4.add(g1, f32x4.mul(d, w1));
+    const bias = v128.load(bP + o);
+    const ra = f32x4.max(f32x4.add(f32x4.add(bias, f32x4.mul(w0, a0)), f32x4.mul(w1, a1)), zero);
+    const rb = f32x4.max(f32x4.add(f32x4.add(bias, f32x4.mul(w0, b0)), f32x4.mul(w1, b1)), zero);
+    la = f32x4.add(la, f32x4.mul(ra, ra));
+    lb = f32x4.add(lb, f32x4.mul(rb, rb));
+    v128.store(bG + o, f32x4.add(f32x4.add(v128.load(bG + o), ra), rb));
+    v128.store(G + o, f32x4.add(f32x4.add(v128.load(G + o), f32x4.mul(ra, a0)), f32x4.mul(rb, b0)));
+    v128.store(G1 + o, f32x4.add(f32x4.add(v128.load(G1 + o), f32x4.mul(ra, a1)), f32x4.mul(rb, b1)));
+    ga0 = f32x4.add(ga0, f32x4.mul(ra, w0));
+    ga1 = f32x4.add(ga1, f32x4.mul(ra, w1));
+    gb0 = f32x4.add(gb0, f32x4.mul(rb, w0));
+    gb1 = f32x4.add(gb1, f32x4.mul(rb, w1));
   }
-  store<f32>(h, hsum(g0), 8);
-  store<f32>(h, hsum(g1), 12);
-  return <f64>hsum(l);
+  store<f32>(ha, hsum(ga0), 8);
+  store<f32>(ha, hsum(ga1), 12);
+  store<f32>(hb, hsum(gb0), 8);
+  store<f32>(hb, hsum(gb1), 12);
+  return <f64>hsum(la) + <f64>hsum(lb);
 }
 
-/** The dense pass for any m, one feature row at a time for the dot products. */
-function denseM(P: usize, G: usize, bP: usize, bG: usize, rowBytes: usize, m: i32, h: usize, s4: v128, zero: v128): f64 {
-  // Scratch after h: m floats of dL/dh, then m vectors of lane accumulators.
-  const a = (h + (<usize>(2 * m) << 2) + 15) & ~(<usize>15);
+/** The dense pass of one point for any m; leaves dL/dh (dense share, unscaled) at h + 4m. */
+function denseM(P: usize, G: usize, rowBytes: usize, m: i32, h: usize): f64 {
+  const zero = f32x4.splat(0);
+  const bP = P + rowBytes * <usize>m, bG = G + rowBytes * <usize>m;
+  const a = h + 128; // m lane accumulators (m <= 16, 16 bytes each)
   memory.fill(a, 0, <usize>m << 4);
   let l = zero;
   for (let o: usize = 0; o < rowBytes; o += 16) {
@@ -116,13 +158,12 @@ function denseM(P: usize, G: usize, bP: usize, bG: usize, rowBytes: usize, m: i3
     for (let k = 0; k < m; k++) z = f32x4.add(z, f32x4.mul(v128.load(P + rowBytes * <usize>k + o), f32x4.splat(load<f32>(h + (<usize>k << 2)))));
     const r = f32x4.max(z, zero);
     l = f32x4.add(l, f32x4.mul(r, r));
-    const d = f32x4.mul(s4, r);
-    v128.store(bG + o, f32x4.add(v128.load(bG + o), d));
+    v128.store(bG + o, f32x4.add(v128.load(bG + o), r));
     for (let k = 0; k < m; k++) {
       const gw = G + rowBytes * <usize>k + o;
-      v128.store(gw, f32x4.add(v128.load(gw), f32x4.mul(d, f32x4.splat(load<f32>(h + (<usize>k << 2))))));
+      v128.store(gw, f32x4.add(v128.load(gw), f32x4.mul(r, f32x4.splat(load<f32>(h + (<usize>k << 2))))));
       const ak = a + (<usize>k << 4);
-      v128.store(ak, f32x4.add(v128.load(ak), f32x4.mul(d, v128.load(P + rowBytes * <usize>k + o))));
+      v128.store(ak, f32x4.add(v128.load(ak), f32x4.mul(r, v128.load(P + rowBytes * <usize>k + o))));
     }
   }
   for (let k = 0; k < m; k++) store<f32>(h + (<usize>(m + k) << 2), hsum(v128.load(a + (<usize>k << 4))));
@@ -173,14 +214,15 @@ export function chunkLoss(P: usize, nPad: i32, m: i32, rowPtr: usize, col: usize
 }
 
 /**
- * Sums the chunks' gradients in chunk order into the first chunk's buffer, for floats
- * [from, to) of the flat layout. `stride` is the bytes between two chunks' buffers.
+ * Sums the chunks' gradients in chunk order into the first chunk's buffer and applies the
+ * factor 2/T, for floats [from, to) of the flat layout. `stride`: bytes between chunks.
  */
-export function reduceChunks(G0: usize, stride: usize, chunks: i32, from: usize, to: usize): void {
+export function reduceChunks(G0: usize, stride: usize, chunks: i32, from: usize, to: usize, scale: f32): void {
+  const s4 = f32x4.splat(scale);
   for (let o: usize = from << 2; o < to << 2; o += 16) {
     let s = v128.load(G0 + o);
     for (let c = 1; c < chunks; c++) s = f32x4.add(s, v128.load(G0 + stride * <usize>c + o));
-    v128.store(G0 + o, s);
+    v128.store(G0 + o, f32x4.mul(s, s4));
   }
 }
 
