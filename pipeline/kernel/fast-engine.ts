@@ -27,7 +27,7 @@ const align16 = (x: number) => Math.ceil(x / 16) * 16;
 export const chunkCount = (T: number) => Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(T / POINTS_PER_CHUNK)));
 
 interface Kernel {
-  chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number): number;
+  chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number, withLoss: boolean): number;
   chunkLoss(P: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number): number;
   reduceChunks(G0: number, stride: number, chunks: number, from: number, to: number, scale: number): void;
   adamw(P: number, G: number, M: number, V: number, from: number, to: number, lr: number, decay: number, b1: number, b2: number, c1: number, c2: number, eps: number): void;
@@ -129,13 +129,13 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         loaded = batch;
       };
 
-      const gradient = (T: number): number => {
+      const gradient = (T: number, withLoss: boolean): number => {
         const chunks = chunkCount(T);
         const scale = 2 / T;
         const used = T * nPad >= PARALLEL_MIN_PAIRS ? Math.min(threads, chunks) : 1;
         const losses = () => new Float64Array(memory.buffer, lossPtr, chunks);
         if (used > 1) {
-          args.set([used, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr]);
+          args.set([used, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr, withLoss ? 1 : 0]);
           Atomics.store(sync, 1, used - 1);
           Atomics.store(sync, 2, 1);
           Atomics.add(sync, 0, 1);
@@ -143,7 +143,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         }
         const l = losses();
         for (let c = 0; c < chunks; c += used) {
-          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch);
+          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch, withLoss);
         }
         if (used > 1) {
           for (let p = Atomics.load(sync, 1); p !== 0; p = Atomics.load(sync, 1)) Atomics.wait(sync, 1, p);
@@ -152,13 +152,13 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         let total = 0;
         const l2 = losses();
         for (let c = 0; c < chunks; c++) total += l2[c];
-        return total / T;
+        return withLoss ? total / T : NaN;
       };
 
       const session: EngineSession = {
-        step(batch: SparsePoints, lr: number): number {
+        step(batch: SparsePoints, lr: number, withLoss = true): number {
           load(batch);
-          const loss = gradient(batch.count);
+          const loss = gradient(batch.count, withLoss);
           t += 1;
           beta1Power *= opt.beta1;
           beta2Power *= opt.beta2;
@@ -175,6 +175,11 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
           for (let c = 0; c < chunks; c++)
             total += k.chunkLoss(P, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch);
           return total / T;
+        },
+        gradient(batch: SparsePoints) {
+          load(batch);
+          const loss = gradient(batch.count, true);
+          return { loss, grad: { n, m, ...get(G) } };
         },
         params: () => ({ n, m, ...get(P) }),
         state: () => ({ params: { n, m, ...get(P) }, m: flatOut(M), v: flatOut(V), t, beta1Power, beta2Power }),

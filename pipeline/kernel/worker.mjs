@@ -15,12 +15,12 @@ for (;;) {
   Atomics.wait(sync, 0, seen);
   seen = Atomics.load(sync, 0);
   if (Atomics.load(sync, 2) === 0) break;
-  const [threads, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr] = args;
+  const [threads, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr, withLoss] = args;
   const losses = new Float64Array(memory.buffer, lossPtr, chunks);
   for (let c = index; c < chunks; c += threads) {
     const t0 = Math.floor((c * T) / chunks);
     const t1 = Math.floor(((c + 1) * T) / chunks);
-    losses[c] = chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, t0, t1, scratch + index * 1024);
+    losses[c] = chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, t0, t1, scratch + index * 1024, withLoss === 1);
   }
   if (Atomics.sub(sync, 1, 1) === 1) Atomics.notify(sync, 1);
 }

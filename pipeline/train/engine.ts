@@ -25,10 +25,15 @@ export interface SessionState {
 }
 
 export interface EngineSession {
-  /** Loss at the current parameters on `batch`, then the gradient and one AdamW update at rate `lr`. */
-  step(batch: SparsePoints, lr: number): number;
+  /**
+   * Loss at the current parameters on `batch`, then the gradient and one AdamW update at
+   * rate `lr`. With `withLoss` false an engine may skip the loss and return NaN.
+   */
+  step(batch: SparsePoints, lr: number, withLoss?: boolean): number;
   /** Loss at the current parameters, without updating them. */
   loss(batch: SparsePoints): number;
+  /** Loss and its gradient at the current parameters, without updating them (for conformance checks). */
+  gradient(batch: SparsePoints): { loss: number; grad: Params };
   /** A copy of the current parameters. */
   params(): Params;
   /** A copy of the whole optimiser state, for a checkpoint. */

@@ -30,6 +30,10 @@ export const referenceEngine: Engine = {
         return l;
       },
       loss: (batch) => lossAndGradient(p, batch),
+      gradient(batch) {
+        const g = zerosLike(p);
+        return { loss: lossAndGradient(p, batch, g), grad: g };
+      },
       params: copyParams,
       state: () => ({
         params: copyParams(), m: state.m.slice(), v: state.v.slice(), t: state.t, beta1Power: state.beta1Power, beta2Power: state.beta2Power,

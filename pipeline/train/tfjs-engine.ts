@@ -92,25 +92,54 @@ async function chooseBackend(): Promise<LoadedTfjs> {
 }
 
 /**
- * Dense batches are built in chunks of whole points of at most this many elements, so that a
- * large batch (e.g. a 100,000-point test set) never needs one huge tensor; losses and
- * gradients of the chunks are added. Chunking depends only on (count, n): deterministic.
+ * Dense batches are built in chunks of whole points of at most `maxChunkElements` elements,
+ * so that a large batch (e.g. a 100,000-point test set) never needs one huge tensor; the
+ * chunks' losses and gradients are added. Chunking depends only on (count, n), so it is
+ * deterministic; a batch that fits one chunk (all the usual training batches) is one tensor.
+ * A batch of at most `maxCachedElements` elements stays on the backend while the same
+ * SparsePoints object is passed again (full-batch training); a larger one is rebuilt each call.
  */
-const MAX_CHUNK_ELEMENTS = 1 << 24; // 64 MB of float32
-/** A batch is kept on the backend between calls when it has at most this many elements. */
-const MAX_CACHED_ELEMENTS = 1 << 26; // 256 MB
+export interface TfjsEngineOptions {
+  maxChunkElements?: number;
+  maxCachedElements?: number;
+}
 
-/** The engine on the best available backend, loaded first: name 'tfjs', version e.g. "tfjs-4.22.0/wasm". */
-export async function createTfjsEngine(): Promise<Engine> {
+const DEFAULT_MAX_CHUNK_ELEMENTS = 1 << 24; // 64 MB of float32
+const DEFAULT_MAX_CACHED_ELEMENTS = 1 << 26; // 256 MB
+
+/**
+ * The engine on the best available backend, loaded first: name 'tfjs', version e.g.
+ * "tfjs-4.22.0/wasm" (the backend enters the cache key: results differ between backends).
+ */
+export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise<Engine> {
   const loaded = await loadTfjs();
+  const limits = {
+    maxChunkElements: options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS,
+    maxCachedElements: options.maxCachedElements ?? DEFAULT_MAX_CACHED_ELEMENTS,
+  };
+  const open = new Set<EngineSession>();
+  let closed = false;
   return {
     name: 'tfjs',
     version: loaded.version,
-    open: (init: Params, opt: OptimiserSettings, resume?: SessionState) => openSession(loaded.tf, init, opt, resume),
+    open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+      if (closed) throw new Error('tfjs engine: the engine has been closed');
+      const s = openSession(loaded.tf, limits, init, opt, resume, (done) => open.delete(done));
+      open.add(s);
+      return s;
+    },
+    /** Disposes the sessions still open. TF.js itself stays loaded: its backend is per process. */
+    async close() {
+      closed = true;
+      for (const s of [...open]) await s.dispose();
+    },
   };
 }
 
-function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+function openSession(
+  tf: Tfjs, limits: Required<TfjsEngineOptions>, init: Params, opt: OptimiserSettings, resume: SessionState | undefined,
+  onDispose: (s: EngineSession) => void,
+): EngineSession {
   const from = resume?.params ?? init;
   const { n, m } = from;
   const nW = n * m;
@@ -145,18 +174,18 @@ function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: Se
     cachedChunks = null;
   };
 
-  const chunkRows = Math.max(1, Math.floor(MAX_CHUNK_ELEMENTS / n));
+  const chunkPoints = Math.max(1, Math.floor(limits.maxChunkElements / n));
 
+  /** Points t0..t1-1 of `x` as a dense [n, points] tensor: one column per point. */
   const denseChunk = (x: SparsePoints, t0: number, t1: number): TF.Tensor2D => {
     const rows = t1 - t0;
     // A fresh array each time: the cpu backend keeps a reference to it rather than a copy.
-    const data = new Float32Array(rows * n);
+    const data = new Float32Array(n * rows);
     const { rowPtr, col, val } = x;
     for (let r = 0; r < rows; r++) {
-      const base = r * n;
-      for (let q = rowPtr[t0 + r]; q < rowPtr[t0 + r + 1]; q++) data[base + col[q]] = val[q];
+      for (let q = rowPtr[t0 + r]; q < rowPtr[t0 + r + 1]; q++) data[col[q] * rows + r] = val[q];
     }
-    return tf.tensor2d(data, [rows, n], 'float32');
+    return tf.tensor2d(data, [n, rows], 'float32');
   };
 
   /** Calls `use` on the dense chunks of `x` in order, from the cache or built (and freed) on the way. */
@@ -169,16 +198,21 @@ function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: Se
       return;
     }
     dropCache();
-    const keep = x.count * n <= MAX_CACHED_ELEMENTS;
+    const keep = x.count * n <= limits.maxCachedElements;
     const chunks: TF.Tensor2D[] = [];
-    for (let t0 = 0; t0 < x.count; t0 += chunkRows) {
-      const c = denseChunk(x, t0, Math.min(t0 + chunkRows, x.count));
-      try {
-        use(c);
-      } finally {
+    try {
+      for (let t0 = 0; t0 < x.count; t0 += chunkPoints) {
+        const c = denseChunk(x, t0, Math.min(t0 + chunkPoints, x.count));
         if (keep) chunks.push(c);
-        else c.dispose();
+        try {
+          use(c);
+        } finally {
+          if (!keep) c.dispose();
+        }
       }
+    } catch (e) {
+      for (const c of chunks) c.dispose();
+      throw e;
     }
     if (keep) {
       cachedBatch = x;
@@ -186,13 +220,19 @@ function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: Se
     }
   };
 
-  /** sum over the chunk's points and features of (x - relu(x W W^T + b))^2, divided by `count`. */
-  const chunkLoss = (x: TF.Tensor2D, count: number): TF.Scalar => {
-    const h = tf.matMul(x, W); // [rows, m]
-    const z = tf.add(tf.matMul(h, W, false, true), b); // [rows, n]
-    const r = tf.sub(x, tf.relu(z));
-    // Per point first, then over points: keeps float32 rounding of the sum small.
-    return tf.div(tf.sum(tf.sum(tf.square(r), 1)), count);
+  /**
+   * The loss of the points in `xT` (dense [n, points], one column per point): the sum over
+   * its points and features of (x - x')^2, divided by `count` (the whole batch's size), with
+   *   h^T = W^T x^T  [m, points];   z^T = W h^T + b  [n, points];   x'^T = relu(z^T)
+   * (W is [n, m], feature-major, so this is the paper's h = W x, z = W^T h + b).
+   * This layout (points along the inner axis) is the faster one on the wasm backend: the
+   * decoder product needs no transpose and the bias gradient reduces along the inner axis.
+   */
+  const chunkLoss = (xT: TF.Tensor2D, count: number): TF.Scalar => {
+    const hT = tf.matMul(W, xT, true, false);
+    const zT = tf.add(tf.matMul(W, hT), tf.reshape(b, [n, 1]));
+    // Per feature first, then over features: keeps the float32 rounding of the sum small.
+    return tf.div(tf.sum(tf.sum(tf.squaredDifference(xT, tf.relu(zT)), 1)), count);
   };
 
   const readScalar = (s: TF.Tensor) => s.dataSync()[0];
@@ -220,43 +260,64 @@ function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: Se
     return out;
   };
 
-  return {
-    step(batch: SparsePoints, lr: number): number {
-      let total = 0;
-      let gW: TF.Tensor | null = null;
-      let gb: TF.Tensor | null = null;
-      try {
-        forEachChunk(batch, (x) => {
-          const [value, dW, db] = tf.tidy(() => {
-            const { value, grads } = tf.variableGrads(() => chunkLoss(x, batch.count), [W, b]);
-            return [value, grads[W.name], grads[b.name]];
-          });
-          total += readScalar(value);
-          value.dispose();
-          if (gW && gb) {
-            const [sW, sb] = tf.tidy(() => [tf.add(gW!, dW), tf.add(gb!, db)]);
-            tf.dispose([gW, gb, dW, db]);
-            gW = sW;
-            gb = sb;
-          } else {
-            gW = dW;
-            gb = db;
-          }
+  /**
+   * The batch's loss (NaN unless `withLoss`) and its gradient by autodiff, as tensors the
+   * caller disposes: the chunks' gradients of (their sum / count) are added.
+   */
+  const lossAndGrads = (batch: SparsePoints, withLoss: boolean): { loss: number; gW: TF.Tensor; gb: TF.Tensor } => {
+    let total = 0;
+    const sum: { W: TF.Tensor | null; b: TF.Tensor | null } = { W: null, b: null };
+    try {
+      forEachChunk(batch, (x) => {
+        const [value, dW, db] = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => chunkLoss(x, batch.count), [W, b]);
+          return [value, grads[W.name], grads[b.name]];
         });
+        if (withLoss) total += readScalar(value);
+        value.dispose();
+        if (sum.W && sum.b) {
+          const [sW, sb] = tf.tidy(() => [tf.add(sum.W!, dW), tf.add(sum.b!, db)]);
+          tf.dispose([sum.W, sum.b, dW, db]);
+          sum.W = sW;
+          sum.b = sb;
+        } else {
+          sum.W = dW;
+          sum.b = db;
+        }
+      });
+    } catch (e) {
+      for (const g of [sum.W, sum.b]) g?.dispose();
+      throw e;
+    }
+    return { loss: withLoss ? total : NaN, gW: sum.W!, gb: sum.b! };
+  };
+
+  const session: EngineSession = {
+    step(batch: SparsePoints, lr: number, withLoss = true): number {
+      const { loss, gW, gb } = lossAndGrads(batch, withLoss);
+      try {
         t += 1;
         beta1Power *= beta1;
         beta2Power *= beta2;
         const c1 = 1 - beta1Power;
         const c2 = 1 - beta2Power;
         tf.tidy(() => {
-          adamw(W, gW!, mW, vW, lr, opt.weightDecay, c1, c2);
-          adamw(b, gb!, mb, vb, lr, opt.decayBias ? opt.weightDecay : 0, c1, c2);
+          adamw(W, gW, mW, vW, lr, opt.weightDecay, c1, c2);
+          adamw(b, gb, mb, vb, lr, opt.decayBias ? opt.weightDecay : 0, c1, c2);
         });
       } finally {
-        if (gW) (gW as TF.Tensor).dispose();
-        if (gb) (gb as TF.Tensor).dispose();
+        tf.dispose([gW, gb]);
       }
-      return total;
+      return loss;
+    },
+
+    gradient(batch: SparsePoints): { loss: number; grad: Params } {
+      const { loss, gW, gb } = lossAndGrads(batch, true);
+      try {
+        return { loss, grad: { n, m, W: toF64(gW), b: toF64(gb) } };
+      } finally {
+        tf.dispose([gW, gb]);
+      }
     },
 
     loss(batch: SparsePoints): number {
@@ -279,6 +340,8 @@ function openSession(tf: Tfjs, init: Params, opt: OptimiserSettings, resume?: Se
       disposed = true;
       dropCache();
       for (const v of variables) v.dispose();
+      onDispose(session);
     },
   };
+  return session;
 }

@@ -43,6 +43,9 @@ export interface CheckpointOptions {
   key: string;
 }
 
+/** A diverging run is caught within this many steps (engines may skip the loss in between). */
+export const LOSS_EVERY = 100;
+
 /** Steps at which the loss curve is sampled: `points` evenly spaced steps including the first and last. */
 export function curveSteps(steps: number, points: number): Set<number> {
   const out = new Set<number>();
@@ -80,13 +83,19 @@ export async function trainRun(
     const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(`${run.spec.initLabel}/init=${init}`)), opt, resume?.session);
     const online = train ? null : resume?.onlineRng ? Rng.fromState(resume.onlineRng) : Rng.fromLabel(run.spec.onlineLabel!);
     const curve = resume ? [...resume.curve] : [];
+    let lastLoss = NaN;
     try {
       for (let s = resume ? resume.nextStep : 0; s < tc.steps; s++) {
         const batch = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, online!);
-        const loss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate));
-        if (!Number.isFinite(loss)) throw new DivergenceError(run.id, init, s, loss);
+        // The loss is needed on the curve's steps; every LOSS_EVERY steps it also checks for divergence.
+        const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
+        const loss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate), withLoss);
+        if (withLoss) {
+          if (!Number.isFinite(loss)) throw new DivergenceError(run.id, init, s, loss);
+          lastLoss = loss;
+        }
         if (sampled.has(s)) curve.push({ step: s, loss });
-        progress.tick(init, s, loss);
+        progress.tick(init, s, lastLoss);
         if (checkpoint && (s + 1) % checkpoint.everySteps === 0 && s + 1 < tc.steps)
           writeCheckpoint(checkpoint.file, {
             key: checkpoint.key, init, nextStep: s + 1, inits, best, curve, onlineRng: online ? online.state() : null, session: session.state(),

@@ -17,9 +17,13 @@
  * The dense pass over features treats x as 0: then x' - x = ReLU(z) and the gradient of
  * the squared error wrt z is 2 ReLU(z), with no branch. The few active features are
  * corrected after it. Points go two at a time, sharing the loads of W and b and the
- * read-modify-write of G.
+ * read-modify-write of G. (Skipping blocks where ReLU is 0 was measured slower: the
+ * branch costs more than it saves, since trained models keep many features active.)
+ * With `withLoss` false the dense loss is not
+ * accumulated (the returned value is then meaningless); training asks for it only at
+ * the steps its loss curve samples.
  */
-export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize): f64 {
+export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize, withLoss: bool): f64 {
   const rowBytes = <usize>nPad << 2;
   memory.fill(G, 0, rowBytes * <usize>(m + 1));
   // Scratch: point a's h (m floats) and dL/dh (m floats) at h, point b's at h + SLOT.
@@ -29,7 +33,7 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   for (; t + 1 < t1; t += 2) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
-    if (m == 2) total += dense2x2(P, G, rowBytes, h, hb);
+    if (m == 2) total += withLoss ? dense2x2(P, G, rowBytes, h, hb, true) : dense2x2(P, G, rowBytes, h, hb, false);
     else total += denseM(P, G, rowBytes, m, h) + denseM(P, G, rowBytes, m, hb);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
@@ -117,7 +121,7 @@ const SLOT: usize = 512;
 }
 
 /** The dense pass of two points (hidden vectors at ha and hb) for m = 2; returns their dense loss. */
-function dense2x2(P: usize, G: usize, rowBytes: usize, ha: usize, hb: usize): f64 {
+@inline function dense2x2(P: usize, G: usize, rowBytes: usize, ha: usize, hb: usize, withLoss: bool): f64 {
   const zero = f32x4.splat(0);
   const a0 = f32x4.splat(load<f32>(ha)), a1 = f32x4.splat(load<f32>(ha, 4));
   const b0 = f32x4.splat(load<f32>(hb)), b1 = f32x4.splat(load<f32>(hb, 4));
@@ -129,8 +133,10 @@ function dense2x2(P: usize, G: usize, rowBytes: usize, ha: usize, hb: usize): f6
     const bias = v128.load(bP + o);
     const ra = f32x4.max(f32x4.add(f32x4.add(bias, f32x4.mul(w0, a0)), f32x4.mul(w1, a1)), zero);
     const rb = f32x4.max(f32x4.add(f32x4.add(bias, f32x4.mul(w0, b0)), f32x4.mul(w1, b1)), zero);
-    la = f32x4.add(la, f32x4.mul(ra, ra));
-    lb = f32x4.add(lb, f32x4.mul(rb, rb));
+    if (withLoss) {
+      la = f32x4.add(la, f32x4.mul(ra, ra));
+      lb = f32x4.add(lb, f32x4.mul(rb, rb));
+    }
     v128.store(bG + o, f32x4.add(f32x4.add(v128.load(bG + o), ra), rb));
     v128.store(G + o, f32x4.add(f32x4.add(v128.load(G + o), f32x4.mul(ra, a0)), f32x4.mul(rb, b0)));
     v128.store(G1 + o, f32x4.add(f32x4.add(v128.load(G1 + o), f32x4.mul(ra, a1)), f32x4.mul(rb, b1)));

@@ -1,0 +1,79 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseExperiment } from '../../pipeline/config/load.ts';
+import { planProfile, type RunPlan } from '../../pipeline/config/plan.ts';
+import { trainRun } from '../../pipeline/train/train-run.ts';
+import { referenceEngine } from '../../pipeline/train/reference-engine.ts';
+import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
+import type { Engine } from '../../pipeline/train/engine.ts';
+import { generatePoints } from '../../pipeline/data/generate.ts';
+import { Rng } from '../../pipeline/prng/rng.ts';
+
+/** A training run stopped at any step and started again ends exactly where an uninterrupted run ends. */
+const REAL = JSON.parse(readFileSync(new URL('../../experiment.json', import.meta.url), 'utf8'));
+function runs(): RunPlan[] {
+  const c = structuredClone(REAL);
+  c.profiles.tiny = {
+    extends: 'quick', description: 'resume test',
+    data: { features: 30, sparsity: 0.8 },
+    training: { steps: 120, warmupSteps: 10, initsPerRun: 2, onlineBatchSize: 20, lossCurvePoints: 7 },
+    datasetSizes: [12, 'infinity'],
+  };
+  const exp = parseExperiment(c, 'experiment.json');
+  return planProfile('tiny', exp.profiles.tiny).runs;
+}
+
+class Crash extends Error {}
+/** The same engine, but the process "dies" after `after` steps in total. */
+function crashing(engine: Engine, after: number): Engine {
+  let steps = 0;
+  return {
+    name: engine.name, version: engine.version,
+    async open(init, opt, resume) {
+      const s = await engine.open(init, opt, resume);
+      return { ...s, step: (b, lr, wl) => { if (++steps > after) throw new Crash(); return s.step(b, lr, wl); } };
+    },
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'smdd-resume-'));
+const fast = await createFastEngine(2);
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await fast.close();
+});
+
+describe.each([
+  { name: 'reference', engine: referenceEngine as Engine },
+  { name: 'fast', engine: fast as Engine },
+])('resuming a $name training run from its checkpoint', ({ name, engine }) => {
+  for (const run of runs()) {
+    for (const crashAt of [45, 170]) { // in the first init; in the second, after a finished init
+      it(`${run.id}: stopped after ${crashAt} steps, gives the bytes of an uninterrupted run`, async () => {
+        const x = run.dataset ? generatePoints({ n: run.spec.n, sparsity: run.spec.sparsity }, run.T as number, Rng.fromLabel(`resume/${run.id}`)) : null;
+        const test = generatePoints({ n: run.spec.n, sparsity: run.spec.sparsity }, 50, Rng.fromLabel('resume/test'));
+        const straight = await trainRun(run, x, test, engine);
+        const checkpoint = { file: join(dir, `${name}-${run.id}-${crashAt}.bin`), everySteps: 20, key: `k/${name}` };
+        await expect(trainRun(run, x, test, crashing(engine, crashAt), () => {}, checkpoint)).rejects.toBeInstanceOf(Crash);
+        expect(existsSync(checkpoint.file)).toBe(true);
+        const resumed = await trainRun(run, x, test, engine, () => {}, checkpoint);
+        expect(resumed.resumedFrom).not.toBeNull();
+        expect(JSON.stringify(resumed.metrics)).toBe(JSON.stringify(straight.metrics));
+        expect(Buffer.from(resumed.params.W.buffer).equals(Buffer.from(straight.params.W.buffer))).toBe(true);
+        expect(Buffer.from(resumed.params.b.buffer).equals(Buffer.from(straight.params.b.buffer))).toBe(true);
+      });
+    }
+  }
+
+  it('ignores a checkpoint written for another spec or engine', async () => {
+    const run = runs()[0];
+    const x = generatePoints({ n: run.spec.n, sparsity: run.spec.sparsity }, 12, Rng.fromLabel('resume/other'));
+    const test = generatePoints({ n: run.spec.n, sparsity: run.spec.sparsity }, 50, Rng.fromLabel('resume/test'));
+    const file = join(dir, `${name}-other.bin`);
+    await expect(trainRun(run, x, test, crashing(engine, 50), () => {}, { file, everySteps: 20, key: 'old' })).rejects.toBeInstanceOf(Crash);
+    const r = await trainRun(run, x, test, engine, () => {}, { file, everySteps: 20, key: 'new' });
+    expect(r.resumedFrom).toBeNull();
+  });
+});
