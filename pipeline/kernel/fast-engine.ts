@@ -18,7 +18,7 @@ const WORKER = new URL('./worker.mjs', import.meta.url);
 export const MAX_CHUNKS = 16;
 const POINTS_PER_CHUNK = 8;
 /** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
-const PARALLEL_MIN_PAIRS = 1 << 17;
+export const PARALLEL_MIN_PAIRS = 1 << 17;
 const SCRATCH_PER_THREAD = 1024; // two points' slots of 512 bytes (see SLOT in the kernel)
 const BASE = 65536; // below: the module's own static data
 

@@ -5,6 +5,7 @@ import { planProfile, specHash } from '../config/plan.ts';
 import { loadFigure } from '../render/figure-file.ts';
 import { figureRuns } from '../render/tables.ts';
 import { figureTaskSpec } from '../stages/render.ts';
+import { PARALLEL_MIN_PAIRS as FAST_PARALLEL_MIN_PAIRS } from '../kernel/fast-engine.ts';
 
 /**
  * The task graph, derived from experiment.json: for every profile, a project per data set
@@ -54,11 +55,14 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
       const dataDeps = [dataProject('test'), ...(run.dataset ? [dataProject(run.dataset)] : [])];
       const upstream = { dependentTasksOutputFiles: '**/*', transitive: false };
       const engine = run.spec.training.engine;
+      const batch = run.T === 'infinity' ? run.spec.training.onlineBatchSize : run.T;
       projects[run.dir] = {
         name: `${name}-run-${run.id}`, tags: [...tags, 'stage:run'],
         targets: {
           train: {
             executor: 'nx:run-commands', options: cli('train', name, run.id, run.spec), cache: true,
+            // A run that spreads over all cores is not run beside another (that would only slow both).
+            parallelism: !(engine === 'fast' && run.execution.workers > 1 && batch * run.spec.n >= FAST_PARALLEL_MIN_PAIRS),
             dependsOn: [{ projects: dataDeps, target: 'data' }, ...(engine === 'fast' ? [{ projects: ['kernel'], target: 'wasm' }] : [])],
             inputs: ['trainCode', upstream, ...(engine === 'tfjs' ? [{ runtime: 'node pipeline/train/tfjs-probe.mjs' }] : [])],
             outputs: ['weights.bin', 'metrics.json', 'timing.json'].map((f) => `{workspaceRoot}/${run.dir}/${f}`),

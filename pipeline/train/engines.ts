@@ -10,6 +10,8 @@ export async function engineByName(name: string, execution: Profile['execution']
       return referenceEngine;
     case 'fast':
       return (await import('../kernel/fast-engine.ts')).createFastEngine(execution.workers);
+    case 'tfjs':
+      return (await import('./tfjs-engine.ts')).createTfjsEngine();
     default:
       throw new ConfigError(`unknown training engine "${name}"`);
   }

@@ -46,6 +46,8 @@ export interface CheckpointOptions {
 /** A diverging run is caught within this many steps (engines may skip the loss in between). */
 export const LOSS_EVERY = 100;
 
+const allFinite = (p: Params) => p.W.every(Number.isFinite) && p.b.every(Number.isFinite);
+
 /** Steps at which the loss curve is sampled: `points` evenly spaced steps including the first and last. */
 export function curveSteps(steps: number, points: number): Set<number> {
   const out = new Set<number>();
@@ -91,7 +93,7 @@ export async function trainRun(
         const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
         const loss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate), withLoss);
         if (withLoss) {
-          if (!Number.isFinite(loss)) throw new DivergenceError(run.id, init, s, loss);
+          if (!Number.isFinite(loss) || (s % LOSS_EVERY === 0 && !allFinite(session.params()))) throw new DivergenceError(run.id, init, s, loss);
           lastLoss = loss;
         }
         if (sampled.has(s)) curve.push({ step: s, loss });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceEngine } from '../../pipeline/train/reference-engine.ts';
 import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
+import { createTfjsEngine } from '../../pipeline/train/tfjs-engine.ts';
 import type { Engine, OptimiserSettings } from '../../pipeline/train/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
@@ -31,6 +32,7 @@ const bits = (p: Params) => Buffer.concat([Buffer.from(new Float64Array(p.W).buf
 const engines: { name: string; engine: Engine }[] = [];
 const fast2 = await createFastEngine(2);
 engines.push({ name: 'fast (2 threads)', engine: fast2 });
+engines.push({ name: 'TensorFlow.js', engine: await createTfjsEngine() });
 afterAll(async () => {
   for (const e of engines) await e.engine.close?.();
 });
