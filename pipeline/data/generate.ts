@@ -22,14 +22,13 @@ export function generatePoints(dist: PointDistribution, count: number, rng: Rng)
   let cap = Math.max(16, Math.ceil(count * n * (1 - sparsity) * 1.2) + 16);
   let col = new Uint32Array(cap);
   let val = new Float32Array(cap);
-  const scratchCol: number[] = [];
-  const scratchVal: number[] = [];
+  const pointVal = new Float64Array(n); // this point's values before scaling, in float64
   let nnz = 0;
   for (let t = 0; t < count; t++) {
+    let active = 0;
     let sumSq = 0;
     do {
-      scratchCol.length = 0;
-      scratchVal.length = 0;
+      active = 0;
       sumSq = 0;
       let j = -1;
       for (;;) {
@@ -38,22 +37,19 @@ export function generatePoints(dist: PointDistribution, count: number, rng: Rng)
         j += 1 + gap;
         if (j >= n || !Number.isFinite(j)) break;
         const v = rng.uniform();
-        scratchCol.push(j);
-        scratchVal.push(v);
+        if (nnz + active >= cap) {
+          cap *= 2;
+          const c2 = new Uint32Array(cap); c2.set(col); col = c2;
+          const v2 = new Float32Array(cap); v2.set(val); val = v2;
+        }
+        col[nnz + active] = j;
+        pointVal[active++] = v;
         sumSq += v * v;
       }
     } while (sumSq === 0);
     const norm = Math.sqrt(sumSq);
-    if (nnz + scratchCol.length > cap) {
-      cap = Math.max(cap * 2, nnz + scratchCol.length);
-      const c2 = new Uint32Array(cap); c2.set(col.subarray(0, nnz)); col = c2;
-      const v2 = new Float32Array(cap); v2.set(val.subarray(0, nnz)); val = v2;
-    }
-    for (let k = 0; k < scratchCol.length; k++) {
-      col[nnz] = scratchCol[k];
-      val[nnz] = scratchVal[k] / norm;
-      nnz++;
-    }
+    for (let k = 0; k < active; k++) val[nnz + k] = pointVal[k] / norm;
+    nnz += active;
     rowPtr[t + 1] = nnz;
   }
   return { n, count, rowPtr, col: col.slice(0, nnz), val: val.slice(0, nnz) };

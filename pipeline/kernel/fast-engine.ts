@@ -19,6 +19,10 @@ export const MAX_CHUNKS = 16;
 const POINTS_PER_CHUNK = 8;
 /** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
 export const PARALLEL_MIN_PAIRS = 1 << 17;
+/** Polls of a shared flag before a thread sleeps on it: steps follow each other within microseconds. */
+const SPIN = 20_000;
+/** No step of any run takes this long on one chunk: a worker this late has stopped. */
+const STALL_MS = 120_000;
 const SCRATCH_PER_THREAD = 1024; // two points' slots of 512 bytes (see SLOT in the kernel)
 const BASE = 65536; // below: the module's own static data
 
@@ -47,7 +51,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
   const instance = await WebAssembly.instantiate(module, { env: { memory, abort() { throw new Error('kernel abort'); } } });
   const k = instance.exports as unknown as Kernel;
   const control = new SharedArrayBuffer(64 + 24 * 8);
-  const sync = new Int32Array(control, 0, 16);
+  const sync = new Int32Array(control, 0, 16); // [generation, pending, command, failed]
   const args = new Float64Array(control, 64, 24);
   const workers: Worker[] = [];
   for (let i = 1; i < threads; i++) {
@@ -59,7 +63,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
 
   const engine = {
     name: 'fast',
-    version: `1/wasm-simd-f32/chunks-${MAX_CHUNKS}x${POINTS_PER_CHUNK}`,
+    version: `2/wasm-simd-f32/chunks-${MAX_CHUNKS}x${POINTS_PER_CHUNK}`,
     threads,
     open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
       if (live) throw new Error('the fast engine runs one session at a time');
@@ -146,7 +150,15 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
           l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch, withLoss);
         }
         if (used > 1) {
-          for (let p = Atomics.load(sync, 1); p !== 0; p = Atomics.load(sync, 1)) Atomics.wait(sync, 1, p);
+          // Spin briefly (the others are usually about done), then sleep.
+          for (let i = 0; i < SPIN && Atomics.load(sync, 1) !== 0; i++);
+          // Sleep in short slices, so that nothing can leave this thread asleep for good.
+          const since = performance.now();
+          for (let p = Atomics.load(sync, 1); p !== 0; p = Atomics.load(sync, 1)) {
+            Atomics.wait(sync, 1, p, 10);
+            if (performance.now() - since > STALL_MS) throw new Error(`fast engine: a worker thread did not answer for ${STALL_MS / 1000} s`);
+          }
+          if (Atomics.load(sync, 3) !== 0) throw new Error('a fast-engine worker thread failed (its error is printed above)');
         }
         k.reduceChunks(G, stride, chunks, 0, size, scale);
         let total = 0;

@@ -232,7 +232,7 @@ describe('plan spec hashes', () => {
   });
 
   it('a runOverride changing steps for T=1000 changes that run spec only', () => {
-    const exp = parseExperiment(mutated((c) => (c.profiles.post.runOverrides = [{ T: 1000, training: { steps: 60_000 } }])), FILE);
+    const exp = parseExperiment(mutated((c) => c.profiles.post.runOverrides.push({ T: 1000, training: { steps: 60_000 } })), FILE);
     const plan = planProfile('post', exp.profiles.post);
     expect(plan.runs.find((r) => r.T === 1000)!.spec.training.steps).toBe(60_000);
     const after = hashes(exp);

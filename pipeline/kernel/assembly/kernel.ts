@@ -33,11 +33,19 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   const hb = h + SLOT;
   let total: f64 = 0;
   let t = t0;
+  if (m == 2) {
+    for (; t + 1 < t1; t += 2) {
+      hidden2(P, rowBytes, rowPtr, col, val, t, h);
+      hidden2(P, rowBytes, rowPtr, col, val, t + 1, hb);
+      total += withLoss ? dense2x2(P, G, rowBytes, h, hb, true) : dense2x2(P, G, rowBytes, h, hb, false);
+      total += correctAndEncode2(P, G, rowBytes, rowPtr, col, val, t, h);
+      total += correctAndEncode2(P, G, rowBytes, rowPtr, col, val, t + 1, hb);
+    }
+  }
   for (; t + 1 < t1; t += 2) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
-    if (m == 2) total += withLoss ? dense2x2(P, G, rowBytes, h, hb, true) : dense2x2(P, G, rowBytes, h, hb, false);
-    else total += denseM(P, G, rowBytes, m, h) + denseM(P, G, rowBytes, m, hb);
+    total += denseM(P, G, rowBytes, m, h) + denseM(P, G, rowBytes, m, hb);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
     encode(G, rowBytes, m, rowPtr, col, val, t, h);
@@ -68,6 +76,57 @@ const SLOT: usize = 512;
       store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
     }
   }
+}
+
+/** hidden() for m = 2, with h in locals. The same operations in the same order. */
+@inline function hidden2(P: usize, rowBytes: usize, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): void {
+  const q0 = load<u32>(rowPtr + (<usize>t << 2));
+  const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+  let h0: f32 = 0, h1: f32 = 0;
+  for (let q = q0; q < q1; q++) {
+    const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    h0 = h0 + load<f32>(P + j) * v;
+    h1 = h1 + load<f32>(P + rowBytes + j) * v;
+  }
+  store<f32>(h, h0);
+  store<f32>(h, h1, 4);
+}
+
+/** correct() then encode() for m = 2, with h and dL/dh in locals. The same operations in the same order. */
+@inline function correctAndEncode2(P: usize, G: usize, rowBytes: usize, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): f64 {
+  const P1 = P + rowBytes, bP = P1 + rowBytes;
+  const G1 = G + rowBytes, bG = G1 + rowBytes;
+  const q0 = load<u32>(rowPtr + (<usize>t << 2));
+  const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
+  const h0 = load<f32>(h), h1 = load<f32>(h, 4);
+  let g0 = load<f32>(h, 8), g1 = load<f32>(h, 12);
+  let fix: f64 = 0;
+  for (let q = q0; q < q1; q++) {
+    const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    const w0 = load<f32>(P + jo), w1 = load<f32>(P1 + jo);
+    const z = (load<f32>(bP + jo) + w0 * h0) + w1 * h1;
+    if (z > 0) {
+      const r = z - v;
+      fix += <f64>(r * r) - <f64>(z * z);
+      const dd = r - z;
+      store<f32>(bG + jo, load<f32>(bG + jo) + dd);
+      store<f32>(G + jo, load<f32>(G + jo) + dd * h0);
+      g0 = g0 + dd * w0;
+      store<f32>(G1 + jo, load<f32>(G1 + jo) + dd * h1);
+      g1 = g1 + dd * w1;
+    } else {
+      fix += <f64>(v * v);
+    }
+  }
+  for (let q = q0; q < q1; q++) {
+    const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
+    const v = load<f32>(val + (<usize>q << 2));
+    store<f32>(G + jo, load<f32>(G + jo) + g0 * v);
+    store<f32>(G1 + jo, load<f32>(G1 + jo) + g1 * v);
+  }
+  return fix;
 }
 
 /**
