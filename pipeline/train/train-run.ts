@@ -104,7 +104,7 @@ export async function trainRun(
           });
       }
       const finalLoss = session.loss(selection);
-      if (!Number.isFinite(finalLoss)) throw new DivergenceError(run.id, init, tc.steps, finalLoss);
+      if (!Number.isFinite(finalLoss) || !allFinite(session.params())) throw new DivergenceError(run.id, init, tc.steps, finalLoss);
       inits.push({ init, finalTrainLoss: finalLoss });
       if (best === null || finalLoss < best.loss) best = { init, loss: finalLoss, params: session.params(), curve };
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
@@ -17,12 +17,14 @@ describe('errors', () => {
   let dir: string;
   beforeAll(() => {
     dir = makeWorkspace('smdd-err');
+    execSync('npm run --silent build:kernel', { cwd: dir, stdio: 'inherit' });
     editJson(join(dir, 'experiment.json'), (c) => {
       c.profiles.tiny = {
         extends: 'quick', description: 'tiny',
         data: { testSetSize: 500 }, training: { steps: 50, warmupSteps: 5, initsPerRun: 1 }, datasetSizes: [5],
       };
       c.profiles.wild = { extends: 'tiny', description: 'diverges', training: { peakLearningRate: 1e300 } };
+      c.profiles.nan = { extends: 'tiny', description: 'NaN weights', training: { peakLearningRate: 1e30, lossCurvePoints: 2 } };
     });
   });
   afterAll(() => removeWorkspace(dir));
@@ -37,6 +39,15 @@ describe('errors', () => {
     expect(r.output).toContain('found -5');
     expect(existsSync(join(dir, 'data', 'tiny'))).toBe(false);
     expect(existsSync(join(dir, 'dist'))).toBe(false);
+  }, 60_000);
+
+  it('a run whose weights become NaN is caught even when its loss stays finite', async () => {
+    // ReLU as pmax maps NaN to 0, so the fast engine's loss can stay finite: the weights are checked too.
+    expect((await stage(dir, ['data', '--profile', 'nan', '--id', 'test'])).status).toBe(0);
+    expect((await stage(dir, ['data', '--profile', 'nan', '--id', 'T5-s0'])).status).toBe(0);
+    const r = await stage(dir, ['train', '--profile', 'nan', '--id', 'T5-m2-s0']);
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/run T5-m2-s0: training diverged at step \d+/);
   }, 60_000);
 
   it('an unknown profile is an error that lists the profiles', async () => {

@@ -247,15 +247,7 @@ export function chunkLoss(P: usize, nPad: i32, m: i32, rowPtr: usize, col: usize
   for (let t = t0; t < t1; t++) {
     const q0 = load<u32>(rowPtr + (<usize>t << 2));
     const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
-    for (let k = 0; k < m; k++) store<f32>(h + (<usize>k << 2), 0);
-    for (let q = q0; q < q1; q++) {
-      const j = <usize>load<u32>(col + (<usize>q << 2)) << 2;
-      const v = load<f32>(val + (<usize>q << 2));
-      for (let k = 0; k < m; k++) {
-        const hk = h + (<usize>k << 2);
-        store<f32>(hk, load<f32>(hk) + load<f32>(P + rowBytes * <usize>k + j) * v);
-      }
-    }
+    hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     let l = zero;
     for (let o: usize = 0; o < rowBytes; o += 16) {
       let z = v128.load(bP + o);
