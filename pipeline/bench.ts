@@ -3,7 +3,7 @@ import { resourceUsage } from 'node:process';
 import { generatePoints } from './data/generate.ts';
 import { xavierNormalInit } from './model/init.ts';
 import { Rng } from './prng/rng.ts';
-import type { Engine } from './train/engine.ts';
+import { engineByName } from './train/engines.ts';
 
 /**
  *   npm run bench [-- --rounds 3]
@@ -25,17 +25,11 @@ const CASES: Case[] = [
   { id: 'fast-2-loss', label: 'fast, 2 threads, loss every step', engine: 'fast', threads: 2, withLoss: true, seconds: 2 },
 ];
 
-async function openEngine(c: Case): Promise<Engine> {
-  if (c.engine === 'reference') return (await import('./train/reference-engine.ts')).referenceEngine;
-  if (c.engine === 'fast') return (await import('./kernel/fast-engine.ts')).createFastEngine(c.threads);
-  return (await import('./train/tfjs-engine.ts')).createTfjsEngine();
-}
-
 /** One measurement, in this process: prints a JSON line. */
 async function measure(c: Case): Promise<void> {
   const { T, n, m, sparsity } = PROBLEM;
   const x = generatePoints({ n, sparsity }, T, Rng.fromLabel('bench/points'));
-  const engine = await openEngine(c);
+  const engine = await engineByName(c.engine, c.threads);
   const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel('bench/init')), OPT);
   for (let i = 0; i < 3; i++) session.step(x, 1e-3, c.withLoss); // warm up (and let V8 tier up)
   let steps = 0;

@@ -29,6 +29,8 @@ const BASE = 65536; // below: the module's own static data
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
 export const chunkCount = (T: number) => Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(T / POINTS_PER_CHUNK)));
+/** The first point of chunk c of `chunks` over T points (worker.mjs computes the same). */
+const chunkStart = (c: number, T: number, chunks: number) => Math.floor((c * T) / chunks);
 
 interface Kernel {
   chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number, withLoss: boolean): number;
@@ -147,7 +149,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         }
         const l = losses();
         for (let c = 0; c < chunks; c += used) {
-          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch, withLoss);
+          l[c] = k.chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, chunkStart(c, T, chunks), chunkStart(c + 1, T, chunks), scratch, withLoss);
         }
         if (used > 1) {
           // Spin briefly (the others are usually about done), then sleep.
@@ -185,7 +187,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
           const chunks = chunkCount(T);
           let total = 0;
           for (let c = 0; c < chunks; c++)
-            total += k.chunkLoss(P, nPad, m, rowPtr, col, val, Math.floor((c * T) / chunks), Math.floor(((c + 1) * T) / chunks), scratch);
+            total += k.chunkLoss(P, nPad, m, rowPtr, col, val, chunkStart(c, T, chunks), chunkStart(c + 1, T, chunks), scratch);
           return total / T;
         },
         gradient(batch: SparsePoints) {

@@ -23,7 +23,7 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
   for (const f of ['weights.bin', 'metrics.json', 'timing.json']) rmSync(join(run.dir, f), { force: true });
   const train = run.dataset ? readSparsePoints(join(plan.dataDir, 'datasets', run.dataset, 'points.bin')) : null;
   const test = readSparsePoints(join(plan.testSet.dir, 'points.bin'));
-  const engine = await engineByName(run.spec.training.engine, run.execution);
+  const engine = await engineByName(run.spec.training.engine, run.execution.workers);
   const checkpoint = {
     file: join(run.dir, 'checkpoint.bin'),
     everySteps: run.execution.checkpointEverySteps,

@@ -104,9 +104,10 @@ export async function trainRun(
           });
       }
       const finalLoss = session.loss(selection);
-      if (!Number.isFinite(finalLoss) || !allFinite(session.params())) throw new DivergenceError(run.id, init, tc.steps, finalLoss);
+      const params = session.params();
+      if (!Number.isFinite(finalLoss) || !allFinite(params)) throw new DivergenceError(run.id, init, tc.steps, finalLoss);
       inits.push({ init, finalTrainLoss: finalLoss });
-      if (best === null || finalLoss < best.loss) best = { init, loss: finalLoss, params: session.params(), curve };
+      if (best === null || finalLoss < best.loss) best = { init, loss: finalLoss, params, curve };
     } finally {
       await session.dispose();
     }
