@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
+import { build, editJson, makeWorkspace, removeWorkspace, stage } from './workspace.ts';
 
 /** Bad input gets a clear error naming the file, field or run, and leaves nothing that looks complete. */
-function stage(dir: string, args: string[]): Promise<{ status: number; output: string }> {
-  const child = spawn(join(dir, 'node_modules/.bin/tsx'), ['pipeline/cli.ts', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return new Promise((ok) => child.on('close', (code) => ok({ status: code ?? 1, output })));
-}
-
 describe('errors', () => {
   let dir: string;
   beforeAll(() => {

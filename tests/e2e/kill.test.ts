@@ -1,21 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
+import { editJson, makeWorkspace, removeWorkspace, stage } from './workspace.ts';
 
 /** A training task killed mid-run and started again resumes, and writes exactly the bytes of an uninterrupted run. */
-function stage(dir: string, args: string[], onSpawn?: (kill: () => void) => void) {
-  const child = spawn(join(dir, 'node_modules/.bin/tsx'), ['pipeline/cli.ts', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  onSpawn?.(() => process.kill(-child.pid!, 'SIGKILL')); // the whole group: tsx and its node
-  return new Promise<{ status: number | null; signal: string | null; output: string }>((ok) =>
-    child.on('close', (status, signal) => ok({ status, signal, output })),
-  );
-}
-
 describe('a killed training task', () => {
   let dir: string;
   const P = 'killme';

@@ -36,21 +36,32 @@ export interface BuildResult {
   seconds: number;
 }
 
-/**
- * `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache.
- * Asynchronous, so the test worker stays responsive during long builds.
- */
-export async function build(dir: string, profile: string): Promise<BuildResult> {
-  const started = performance.now();
-  const child = spawn(join(dir, 'node_modules/.bin/tsx'), ['pipeline/build.ts', profile], {
-    cwd: dir,
-    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Output and exit of a command run in `dir` (its own process group, so a test can kill all of it). */
+export interface RunResult {
+  status: number | null;
+  signal: string | null;
+  output: string;
+}
+
+function runTsx(dir: string, args: string[], env: NodeJS.ProcessEnv = process.env, onSpawn?: (kill: () => void) => void): Promise<RunResult> {
+  const child = spawn(join(dir, 'node_modules/.bin/tsx'), args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const status: number = await new Promise((ok) => child.on('close', (code) => ok(code ?? 1)));
+  onSpawn?.(() => process.kill(-child.pid!, 'SIGKILL')); // the whole group: tsx and its node
+  return new Promise((ok) => child.on('close', (status, signal) => ok({ status, signal, output })));
+}
+
+/** One pipeline stage, as a task runs it: `tsx pipeline/cli.ts <stage> ...`. Asynchronous, so the test worker stays responsive. */
+export function stage(dir: string, args: string[], onSpawn?: (kill: () => void) => void): Promise<RunResult> {
+  return runTsx(dir, ['pipeline/cli.ts', ...args], process.env, onSpawn);
+}
+
+/** `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache. */
+export async function build(dir: string, profile: string): Promise<BuildResult> {
+  const started = performance.now();
+  const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1' };
+  const { status, output } = await runTsx(dir, ['pipeline/build.ts', profile], env);
   const ran: string[] = [];
   const cached: string[] = [];
   for (const line of output.split('\n')) {
@@ -58,7 +69,7 @@ export async function build(dir: string, profile: string): Promise<BuildResult> 
     if (!m || m[1].endsWith(':build')) continue;
     (/cache|left as is/.test(m[2]) ? cached : ran).push(m[1]);
   }
-  return { status, output, ran: ran.sort(), cached: cached.sort(), seconds: (performance.now() - started) / 1000 };
+  return { status: status ?? 1, output, ran: ran.sort(), cached: cached.sort(), seconds: (performance.now() - started) / 1000 };
 }
 
 /** Every file under `root`, as relative paths, sorted. */
