@@ -1,6 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { loadExperiment, selectProfile, ConfigError } from './config/load.ts';
-import { loadFigure } from './render/figure-file.ts';
+import { loadFigure } from './config/figures.ts';
+import { FormatError } from './format/error.ts';
+import { runNx } from './nx/run.ts';
 
 /**
  *   npm run build [-- <profile>] [-- <extra nx flags>]
@@ -15,12 +16,9 @@ function main(): number {
     const { name, profile } = selectProfile(exp, profileArg);
     for (const f of profile.figures) loadFigure(f);
     process.stderr.write(`building profile "${name}": ${profile.datasetSizes.length} dataset sizes, ${profile.figures.length} figures -> dist/${name}/\n`);
-    // Plugins in-process: the graph is computed in about half the time, which dominates a no-change rebuild.
-    const env = { NX_ISOLATE_PLUGINS: 'false', NX_DAEMON: 'false', ...process.env };
-    const nx = spawnSync('node_modules/.bin/nx', ['run', `${name}:build`, '--outputStyle=stream', ...args], { stdio: 'inherit', env });
-    return nx.status ?? 1;
+    return runNx(['run', `${name}:build`, '--outputStyle=stream', ...args]);
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof FormatError) {
       process.stderr.write(`error: ${e.message}\n`);
       return 2;
     }

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { ExperimentFile, Profile, TrainingConfig } from './schema.ts';
+import { readJson } from '../format/json.ts';
+import { FormatError } from '../format/error.ts';
+import { ExperimentFile, Profile } from './schema.ts';
+import { overrideMatches, runId, runTraining } from './plan.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -12,7 +14,15 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = 'experiment.json';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+/** A configuration file (experiment.json, a figure's files, the theme) as JSON; unreadable is a ConfigError. */
+export function readConfigJson(file: string, shownAs = file): unknown {
+  try {
+    return readJson(file);
+  } catch (e) {
+    if (e instanceof FormatError) throw new ConfigError(e.message.replace(file, shownAs));
+    throw e;
+  }
+}
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function describe(value: unknown): string {
@@ -58,20 +68,7 @@ export interface Experiment {
 
 /** Reads and validates the whole experiment file. Throws a ConfigError naming the file and field. */
 export function loadExperiment(file = DEFAULT_CONFIG_FILE, cwd = process.cwd()): Experiment {
-  const abs = resolve(cwd, file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  let raw: Json;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseExperiment(raw, file);
+  return parseExperiment(readConfigJson(resolve(cwd, file), file), file);
 }
 
 export function parseExperiment(raw: unknown, file: string): Experiment {
@@ -148,22 +145,19 @@ function checkProfile(p: Profile): Problem[] {
     if (o.m !== undefined && !p.model.hiddenDims.includes(o.m)) out.push([['runOverrides', i, 'm'], `expected one of model.hiddenDims, found ${o.m}`]);
     if (o.datasetSeed !== undefined && !p.data.datasetSeeds.includes(o.datasetSeed))
       out.push([['runOverrides', i, 'datasetSeed'], `expected one of data.datasetSeeds, found ${o.datasetSeed}`]);
-    if (o.training) {
-      const merged = { ...p.training, ...o.training };
-      const t = TrainingConfig.safeParse(merged);
-      const base = ['runOverrides', i, 'training'];
-      if (!t.success)
-        for (const issue of t.error.issues) {
-          if (issue.code === 'unrecognized_keys') {
-            for (const k of (issue as { keys: string[] }).keys) out.push([[...base, k], `unknown field "${k}"`]);
-          } else {
-            out.push([[...base, ...issue.path] as PropertyKey[], `${issue.message}, found ${describe(at(merged, issue.path as PropertyKey[]))}`]);
-          }
-        }
-      else if (t.data.warmupSteps >= t.data.steps)
-        out.push([[...base, 'steps' in o.training ? 'steps' : 'warmupSteps'], `expected warmupSteps (${t.data.warmupSteps}) < steps (${t.data.steps}) for this run`]);
-    }
   });
+  // A run's settings after its overrides: blame the last override that set steps or warmupSteps.
+  for (const T of p.datasetSizes)
+    for (const datasetSeed of p.data.datasetSeeds)
+      for (const m of p.model.hiddenDims) {
+        const run = { T, m, datasetSeed };
+        const t = runTraining(p, run);
+        if (t.warmupSteps < t.steps) continue;
+        const i = p.runOverrides.findLastIndex((o) => overrideMatches(o, run) && (o.training?.steps !== undefined || o.training?.warmupSteps !== undefined));
+        if (i < 0) continue; // the profile's own fields, reported above
+        const field = p.runOverrides[i].training?.steps !== undefined ? 'steps' : 'warmupSteps';
+        out.push([['runOverrides', i, 'training', field], `expected warmupSteps (${t.warmupSteps}) < steps (${t.steps}) for run ${runId(run)}`]);
+      }
   return out;
 }
 

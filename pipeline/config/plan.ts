@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Profile, TrainingConfig, DatasetSize } from './schema.ts';
-import { streamLabel } from '../data/generate.ts';
+import type { Profile, TrainingConfig, DatasetSize, RunOverride } from './schema.ts';
+import { streams } from '../prng/streams.ts';
+import { engineThreads } from '../engines/registry.ts';
+import { datasetFiles, profileDistDir, runFiles, type DatasetFiles, type RunFiles } from './layout.ts';
 
 /** JSON with sorted keys: the same value always gives the same text and hash. */
 export function canonicalJson(v: unknown): string {
@@ -15,17 +17,18 @@ export const sizeId = (T: DatasetSize) => (T === 'infinity' ? 'inf' : String(T))
 
 export interface DatasetPlan {
   id: string; // e.g. "T30-s0" or "test"
-  dir: string; // relative to the workspace
+  files: DatasetFiles;
   spec: { purpose: 'train' | 'test'; n: number; sparsity: number; count: number; seed: number; emptyPoint: 'redraw'; label: string };
 }
 
 export interface RunPlan {
   id: string; // e.g. "T30-m2-s0"
-  dir: string;
+  files: RunFiles;
   T: DatasetSize;
   m: number;
   datasetSeed: number;
-  dataset: string | null; // dataset id; null for T = infinity
+  dataset: DatasetPlan | null; // its training set; null for T = infinity
+  testSet: DatasetPlan;
   spec: {
     T: DatasetSize;
     m: number;
@@ -41,11 +44,12 @@ export interface RunPlan {
   };
   /** Not part of the spec: it does not change the result. */
   execution: Profile['execution'];
+  /** Threads one training step uses: a run with more than one takes the whole machine. */
+  threads: number;
 }
 
 export interface ProfilePlan {
   profile: string;
-  dataDir: string;
   distDir: string;
   testSet: DatasetPlan;
   datasets: DatasetPlan[];
@@ -53,49 +57,59 @@ export interface ProfilePlan {
   figures: string[];
 }
 
+type RunKey = { T: DatasetSize; m: number; datasetSeed: number };
+export const runId = (r: RunKey) => `T${sizeId(r.T)}-m${r.m}-s${r.datasetSeed}`;
+
+/** Whether a run override applies to a run: same T, and the same m and seed where it names them. */
+export const overrideMatches = (o: RunOverride, r: RunKey) =>
+  o.T === r.T && (o.m === undefined || o.m === r.m) && (o.datasetSeed === undefined || o.datasetSeed === r.datasetSeed);
+
+/** A run's training settings: the profile's, then each run override that matches it, in order. */
+export function runTraining(p: Profile, r: RunKey): TrainingConfig {
+  return p.runOverrides.filter((o) => overrideMatches(o, r)).reduce<TrainingConfig>((t, o) => ({ ...t, ...o.training }), p.training);
+}
+
 export function planProfile(name: string, p: Profile): ProfilePlan {
-  const dataDir = `data/${name}`;
   const dist = { n: p.data.features, sparsity: p.data.sparsity };
   const testSet: DatasetPlan = {
     id: 'test',
-    dir: `${dataDir}/datasets/test`,
+    files: datasetFiles(name, 'test'),
     spec: {
       purpose: 'test', ...dist, count: p.data.testSetSize, seed: p.data.testSeed, emptyPoint: p.data.emptyPoint,
-      label: streamLabel('test', dist, { size: p.data.testSetSize, seed: p.data.testSeed }),
+      label: streams.testSet(dist, p.data.testSetSize, p.data.testSeed),
     },
   };
   const datasets: DatasetPlan[] = [];
   const runs: RunPlan[] = [];
   for (const T of p.datasetSizes) {
     for (const seed of p.data.datasetSeeds) {
-      const dsId = T === 'infinity' ? null : `T${T}-s${seed}`;
+      let dataset: DatasetPlan | null = null;
       if (T !== 'infinity') {
-        datasets.push({
-          id: dsId!,
-          dir: `${dataDir}/datasets/${dsId}`,
-          spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streamLabel('train', dist, { T, seed }) },
-        });
+        const id = `T${T}-s${seed}`;
+        dataset = {
+          id, files: datasetFiles(name, id),
+          spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streams.trainingSet(dist, T, seed) },
+        };
+        datasets.push(dataset);
       }
       for (const m of p.model.hiddenDims) {
-        let training: TrainingConfig = p.training;
-        for (const o of p.runOverrides) {
-          if (o.T === T && (o.m === undefined || o.m === m) && (o.datasetSeed === undefined || o.datasetSeed === seed))
-            training = { ...training, ...(o.training as Partial<TrainingConfig>) };
-        }
-        const id = `T${sizeId(T)}-m${m}-s${seed}`;
+        const key = { T, m, datasetSeed: seed };
+        const training = runTraining(p, key);
+        const id = runId(key);
+        const batch = T === 'infinity' ? training.onlineBatchSize : T;
         runs.push({
-          id, dir: `${dataDir}/runs/${id}`, T, m, datasetSeed: seed, dataset: dsId,
+          id, files: runFiles(name, id), T, m, datasetSeed: seed, dataset, testSet,
           spec: {
             T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, model: p.model, training,
-            onlineLabel: T === 'infinity' ? streamLabel('online', dist, { batch: training.onlineBatchSize, seed }) : null,
-            // Inits depend on (n, m, seed) but not on T: every T starts from the same weights.
-            initLabel: `init/n=${dist.n}/m=${m}/seed=${seed}`,
+            onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
+            initLabel: streams.inits(dist.n, m, seed),
             geometry: p.geometry,
           },
           execution: p.execution,
+          threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
         });
       }
     }
   }
-  return { profile: name, dataDir, distDir: `dist/${name}`, testSet, datasets, runs, figures: p.figures };
+  return { profile: name, distDir: profileDistDir(name), testSet, datasets, runs, figures: p.figures };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENGINES, ENGINE_NAMES } from '../engines/registry.ts';
 
 /** T: a training-set size, or "infinity" for a fresh batch every step. */
 export const DatasetSize = z.union([z.number().int().min(1), z.literal('infinity')], {
@@ -26,7 +27,7 @@ export const ModelConfig = z.strictObject({
 });
 
 export const TrainingConfig = z.strictObject({
-  engine: z.enum(['reference', 'fast', 'tfjs'], { error: 'expected "fast" (WebAssembly SIMD), "reference" (plain TypeScript, float64) or "tfjs" (TensorFlow.js)' }),
+  engine: z.enum(ENGINE_NAMES, { error: `expected one of ${ENGINE_NAMES.map((e) => `"${e}" (${ENGINES[e].summary})`).join(', ')}` }),
   steps: int(2, 'an integer number of steps >= 2'),
   warmupSteps: int(0),
   peakLearningRate: positive(),
@@ -43,8 +44,9 @@ export const RunOverride = z.strictObject({
   T: DatasetSize,
   m: int(1).optional(),
   datasetSeed: int(0).optional(),
-  training: z.record(z.string(), z.unknown(), { error: 'expected an object of training fields' }).optional(),
+  training: TrainingConfig.partial().optional(),
 });
+export type RunOverride = z.infer<typeof RunOverride>;
 
 export const GeometryConfig = z.strictObject({
   maxExamplesPerRun: int(1, 'a positive integer (training examples kept in the geometry tables)'),

@@ -1,5 +1,5 @@
 import { Rng } from '../prng/rng.ts';
-import type { SparsePoints } from '../format/sparse.ts';
+import type { SparsePoints } from './points.ts';
 
 export interface PointDistribution {
   n: number; // number of features
@@ -53,14 +53,4 @@ export function generatePoints(dist: PointDistribution, count: number, rng: Rng)
     rowPtr[t + 1] = nnz;
   }
   return { n, count, rowPtr, col: col.slice(0, nnz), val: val.slice(0, nnz) };
-}
-
-/** The name of the PRNG stream of a data set; training, test and online streams never share one. */
-export function streamLabel(
-  purpose: 'train' | 'test' | 'online',
-  dist: PointDistribution,
-  parts: Record<string, string | number>,
-): string {
-  const extra = Object.entries(parts).map(([k, v]) => `${k}=${v}`).join('/');
-  return `${purpose}/n=${dist.n}/S=${dist.sparsity}/${extra}`;
 }

@@ -8,8 +8,3 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   writeFileSync(tmp, data);
   renameSync(tmp, file);
 }
-
-/** JSON with a trailing newline; numbers use JavaScript's shortest round-trip form. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n');
-}

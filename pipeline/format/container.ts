@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
+import { FormatError } from './error.ts';
 
 /**
  * The project's one binary format, for data sets and weights alike.
@@ -64,13 +65,6 @@ export function encodeContainer(c: Container): Buffer {
   }
   createHash('sha256').update(out.subarray(0, size)).digest().copy(out, size);
   return out;
-}
-
-export class FormatError extends Error {
-  constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
-    this.name = 'FormatError';
-  }
 }
 
 /** Decodes a container; any truncation, corruption or foreign file is a FormatError naming `file`. */

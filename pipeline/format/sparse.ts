@@ -1,13 +1,6 @@
-import { readContainer, writeContainer, FormatError } from './container.ts';
-
-/** A batch of sparse points in compressed-sparse-row form; columns ascend within each point. */
-export interface SparsePoints {
-  n: number; // features
-  count: number; // points
-  rowPtr: Uint32Array; // count + 1 offsets into col/val
-  col: Uint32Array;
-  val: Float32Array;
-}
+import { readContainer, writeContainer } from './container.ts';
+import { FormatError } from './error.ts';
+import type { SparsePoints } from '../data/points.ts';
 
 export interface SparsePointsMeta {
   label: string; // the PRNG stream that made them

@@ -1,4 +1,5 @@
-import { readContainer, writeContainer, FormatError } from './container.ts';
+import { readContainer, writeContainer } from './container.ts';
+import { FormatError } from './error.ts';
 import type { Params } from '../model/toy-model.ts';
 
 export const WEIGHTS_KIND = 'toy-model-weights';

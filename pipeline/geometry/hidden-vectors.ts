@@ -1,4 +1,4 @@
-import type { SparsePoints } from '../format/sparse.ts';
+import type { SparsePoints } from '../data/points.ts';
 import { hiddenVector, type Params } from '../model/toy-model.ts';
 
 /** h_t = W x_t for the first `limit` points, as a count-by-m row-major array. */

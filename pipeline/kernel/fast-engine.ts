@@ -1,8 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { Engine, EngineSession, OptimiserSettings, SessionState } from '../train/engine.ts';
-import type { SparsePoints } from '../format/sparse.ts';
+import { threadsForStep, type Engine, type EngineSession, type OptimiserSettings, type SessionState } from '../engines/engine.ts';
+import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 
 /**
@@ -17,8 +17,6 @@ export const KERNEL_WASM = fileURLToPath(new URL('./build/kernel.wasm', import.m
 const WORKER = new URL('./worker.mjs', import.meta.url);
 export const MAX_CHUNKS = 16;
 const POINTS_PER_CHUNK = 8;
-/** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
-export const PARALLEL_MIN_PAIRS = 1 << 17;
 /** Polls of a shared flag before a thread sleeps on it: steps follow each other within microseconds. */
 const SPIN = 20_000;
 /** No step of any run takes this long on one chunk: a worker this late has stopped. */
@@ -34,7 +32,6 @@ const chunkStart = (c: number, T: number, chunks: number) => Math.floor((c * T) 
 
 interface Kernel {
   chunkGradient(P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number, withLoss: boolean): number;
-  chunkLoss(P: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number): number;
   reduceChunks(G0: number, stride: number, chunks: number, from: number, to: number, scale: number): void;
   adamw(P: number, G: number, M: number, V: number, from: number, to: number, lr: number, decay: number, b1: number, b2: number, c1: number, c2: number, eps: number): void;
 }
@@ -138,7 +135,7 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
       const gradient = (T: number, withLoss: boolean): number => {
         const chunks = chunkCount(T);
         const scale = 2 / T;
-        const used = T * nPad >= PARALLEL_MIN_PAIRS ? Math.min(threads, chunks) : 1;
+        const used = Math.min(threadsForStep(threads, T * n), chunks);
         const losses = () => new Float64Array(memory.buffer, lossPtr, chunks);
         if (used > 1) {
           args.set([used, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr, withLoss ? 1 : 0]);
@@ -181,15 +178,6 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
           k.adamw(P + m * nPad * 4, G + m * nPad * 4, M + m * nPad * 4, V + m * nPad * 4, 0, nPad, lr, opt.decayBias ? 1 - lr * opt.weightDecay : 1, opt.beta1, opt.beta2, c1, c2, opt.eps);
           return loss;
         },
-        loss(batch: SparsePoints): number {
-          load(batch);
-          const T = batch.count;
-          const chunks = chunkCount(T);
-          let total = 0;
-          for (let c = 0; c < chunks; c++)
-            total += k.chunkLoss(P, nPad, m, rowPtr, col, val, chunkStart(c, T, chunks), chunkStart(c + 1, T, chunks), scratch);
-          return total / T;
-        },
         gradient(batch: SparsePoints) {
           load(batch);
           const loss = gradient(batch.count, true);
@@ -216,3 +204,5 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
   }
   return engine;
 }
+
+export const createEngine = (workers: number): Promise<Engine> => createFastEngine(workers);

@@ -1,4 +1,4 @@
-import type { SparsePoints } from '../format/sparse.ts';
+import type { SparsePoints } from '../data/points.ts';
 
 /**
  * The paper's "ReLU output" toy model with tied weights:

@@ -1,32 +1,49 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { loadExperiment, selectProfile } from '../config/load.ts';
 import { planProfile, specHash } from '../config/plan.ts';
-import { loadFigure } from '../render/figure-file.ts';
-import { figureRuns } from '../render/tables.ts';
-import { figureTaskSpec } from '../stages/render.ts';
-import { PARALLEL_MIN_PAIRS as FAST_PARALLEL_MIN_PAIRS } from '../kernel/fast-engine.ts';
+import { planFigure } from '../config/figures.ts';
+import { figureOutputs, figureSources, profileDataDir, themeFile } from '../config/layout.ts';
+import { ENGINES, engineFile, type EngineName } from '../engines/registry.ts';
+import { codeInputs } from './code-inputs.ts';
 
 /**
  * The task graph, derived from experiment.json: for every profile, a project per data set
  * (target `data`), per run (`train`, `geometry`), per figure (`render`), and one named after
- * the profile (`build`). Each task's options carry the hash of exactly the slice of the config
- * it depends on; Nx hashes a project's options, so editing one run re-runs that run only.
+ * the profile (`build`); and `kernel:wasm`, the fast engine's WebAssembly.
+ *
+ * What keys each task's cache entry, so that an edit reruns what it can change and nothing else:
+ * - its slice of the config: the hash of its spec is in its command (Nx hashes a task's options);
+ * - its own code: the files and packages its stage loads, read from the import graph
+ *   (code-inputs.ts), with the engine module that a training run uses;
+ * - the bytes of what its dependencies wrote that it reads (never timing.json). A task rerun that
+ *   writes the same bytes as before leaves every task after it in the cache: early cutoff.
  */
 type Target = Record<string, unknown>;
 type Project = { name: string; tags: string[]; targets: Record<string, Target> };
 
-const cli = (stage: string, profile: string, id: string, spec: unknown) => ({
-  command: `node_modules/.bin/tsx pipeline/cli.ts ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}`,
+const CLI = 'pipeline/cli.ts';
+
+const command = (stage: string, profile: string, id: string, spec: unknown) => ({
+  command: `node_modules/.bin/tsx ${CLI} ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}`,
   cwd: '{workspaceRoot}',
 });
+
+/** Nx inputs for the code a stage loads: its files and packages, and tsx, which runs every stage. */
+function codeOf(root: string, stage: string, extraEntries: string[] = []): unknown[] {
+  const { files, packages } = codeInputs(root, [CLI, `pipeline/stages/${stage}.ts`, ...extraEntries]);
+  return [...files.map((f) => `{workspaceRoot}/${f}`), { externalDependencies: [...new Set(['tsx', ...packages])].sort() }];
+}
+
+/** Hashes the files with these names among the direct dependencies' outputs. */
+const upstream = (...names: string[]) => names.map((n) => ({ dependentTasksOutputFiles: `**/${n}`, transitive: false }));
 
 export function buildGraph(root: string, configFile = 'experiment.json'): Record<string, Project> {
   const exp = loadExperiment(configFile, root);
   const projects: Record<string, Project> = {};
-  // The fast engine's WebAssembly, built from source (never committed).
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  projects['pipeline/kernel'] = {
+  const kernelRoot = 'pipeline/kernel';
+  projects[kernelRoot] = {
     name: 'kernel', tags: ['stage:kernel'],
     targets: {
       wasm: {
@@ -36,68 +53,75 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
       },
     },
   };
+  const code = {
+    data: codeOf(root, 'data'),
+    geometry: codeOf(root, 'geometry'),
+    render: codeOf(root, 'render'),
+    train: Object.fromEntries(
+      (Object.keys(ENGINES) as EngineName[]).map((e) => [e, codeOf(root, 'train', [relative(root, engineFile(e)).split('\\').join('/')])]),
+    ) as Record<EngineName, unknown[]>,
+  };
+
   for (const name of exp.profileNames) {
     const plan = planProfile(name, selectProfile(exp, name).profile);
     const tags = [`profile:${name}`];
     const dataProject = (id: string) => `${name}-data-${id}`;
+    const runProject = (id: string) => `${name}-run-${id}`;
     for (const ds of [plan.testSet, ...plan.datasets]) {
-      projects[ds.dir] = {
+      projects[ds.files.dir] = {
         name: dataProject(ds.id), tags: [...tags, 'stage:data'],
         targets: {
           data: {
-            executor: 'nx:run-commands', options: cli('data', name, ds.id, ds.spec), cache: true,
-            inputs: ['dataCode'], outputs: [`{workspaceRoot}/${ds.dir}`],
+            executor: 'nx:run-commands', options: command('data', name, ds.id, ds.spec), cache: true,
+            inputs: code.data, outputs: [`{workspaceRoot}/${ds.files.dir}`],
           },
         },
       };
     }
     for (const run of plan.runs) {
-      const dataDeps = [dataProject('test'), ...(run.dataset ? [dataProject(run.dataset)] : [])];
-      const upstream = { dependentTasksOutputFiles: '**/*', transitive: false };
+      const dataDeps = [dataProject('test'), ...(run.dataset ? [dataProject(run.dataset.id)] : [])];
       const engine = run.spec.training.engine;
-      const batch = run.T === 'infinity' ? run.spec.training.onlineBatchSize : run.T;
-      projects[run.dir] = {
-        name: `${name}-run-${run.id}`, tags: [...tags, 'stage:run'],
+      const { builtBy, runtimeProbe } = ENGINES[engine];
+      const build = builtBy ? [{ projects: [builtBy.split(':')[0]], target: builtBy.split(':')[1] }] : [];
+      projects[run.files.dir] = {
+        name: runProject(run.id), tags: [...tags, 'stage:run'],
         targets: {
           train: {
-            executor: 'nx:run-commands', options: cli('train', name, run.id, run.spec), cache: true,
+            executor: 'nx:run-commands', options: command('train', name, run.id, run.spec), cache: true,
             // A run that spreads over all cores is not run beside another (that would only slow both).
-            parallelism: !(engine === 'fast' && run.execution.workers > 1 && batch * run.spec.n >= FAST_PARALLEL_MIN_PAIRS),
-            dependsOn: [{ projects: dataDeps, target: 'data' }, ...(engine === 'fast' ? [{ projects: ['kernel'], target: 'wasm' }] : [])],
-            inputs: ['trainCode', upstream, ...(engine === 'tfjs' ? [{ runtime: 'node pipeline/train/tfjs-probe.mjs' }] : [])],
-            outputs: ['weights.bin', 'metrics.json', 'timing.json'].map((f) => `{workspaceRoot}/${run.dir}/${f}`),
+            parallelism: run.threads === 1,
+            dependsOn: [{ projects: dataDeps, target: 'data' }, ...build],
+            inputs: [...code.train[engine], ...upstream('points.bin', '*.wasm'), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
+            outputs: [run.files.weights, run.files.metrics, run.files.timing].map((f) => `{workspaceRoot}/${f}`),
           },
           geometry: {
-            executor: 'nx:run-commands', options: cli('geometry', name, run.id, run.spec), cache: true,
+            executor: 'nx:run-commands', options: command('geometry', name, run.id, run.spec), cache: true,
             dependsOn: ['train', { projects: dataDeps, target: 'data' }],
-            inputs: ['geometryCode', upstream],
-            outputs: [`{workspaceRoot}/${run.dir}/geometry`],
+            inputs: [...code.geometry, ...upstream('points.bin', 'weights.bin', 'metrics.json')],
+            outputs: [`{workspaceRoot}/${run.files.geometry.dir}`],
           },
         },
       };
     }
     const figureProjects: string[] = [];
     for (const figure of plan.figures) {
-      const fig = loadFigure(figure, root);
-      const runs = figureRuns(plan, fig);
+      const fp = planFigure(plan, figure, root);
+      const out = figureOutputs(name, figure);
       const project = `${name}-figure-${figure}`;
       figureProjects.push(project);
-      projects[`${plan.dataDir}/figures/${figure}`] = {
+      projects[out.task] = {
         name: project, tags: [...tags, 'stage:render'],
         targets: {
           render: {
-            executor: 'nx:run-commands', options: cli('render', name, figure, figureTaskSpec(fig, runs)), cache: true,
-            dependsOn: [{ projects: runs.map((r) => `${name}-run-${r.id}`), target: 'geometry' }],
-            inputs: [
-              'renderCode', `{workspaceRoot}/figures/${figure}/**/*`, '{workspaceRoot}/figures/theme.json',
-              { dependentTasksOutputFiles: '**/*', transitive: false },
-            ],
-            outputs: ['svg', 'png', 'provenance.json'].map((ext) => `{workspaceRoot}/${plan.distDir}/${figure}.${ext}`),
+            executor: 'nx:run-commands', options: command('render', name, figure, fp.spec), cache: true,
+            dependsOn: [{ projects: fp.runs.map((r) => runProject(r.id)), target: 'geometry' }],
+            inputs: [...code.render, `{workspaceRoot}/${figureSources(figure).dir}/**/*`, `{workspaceRoot}/${themeFile()}`, ...upstream('geometry/*.json')],
+            outputs: [out.svg, out.png, out.provenance].map((f) => `{workspaceRoot}/${f}`),
           },
         },
       };
     }
-    projects[plan.dataDir] = {
+    projects[profileDataDir(name)] = {
       name, tags,
       targets: { build: { executor: 'nx:noop', dependsOn: [{ projects: figureProjects, target: 'render' }], inputs: [], cache: false } },
     };

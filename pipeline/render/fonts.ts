@@ -9,7 +9,7 @@ export const FONT_FAMILY = 'DejaVu Sans';
  * FONTCONFIG_FILE once, and ours lists only the DejaVu fonts from node_modules.
  */
 export function pinFonts(): void {
-  process.env.FONTCONFIG_FILE = join(dirname(fileURLToPath(import.meta.url)), 'fonts.conf');
+  process.env.FONTCONFIG_FILE = fileURLToPath(new URL('./fonts.conf', import.meta.url));
   process.env.LC_ALL = 'C';
   process.env.TZ = 'UTC';
 }

@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError, readConfigJson } from '../config/load.ts';
+import { themeFile } from '../config/layout.ts';
 import { FONT_FAMILY, pinFonts, registerFonts } from './fonts.ts';
 
 export const PNG_SCALE = 2;
-
-export function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`${file}: cannot be read as JSON (${(e as Error).message})`);
-  }
-}
 
 /**
  * Renders a Vega-Lite spec with its named tables to SVG and to PNG (at 2x).
@@ -43,5 +34,5 @@ export async function renderVegaLite(spec: Record<string, unknown>, tables: Reco
 }
 
 export function loadTheme(root = '.'): Record<string, unknown> {
-  return readJson(join(root, 'figures', 'theme.json'));
+  return readConfigJson(themeFile(root)) as Record<string, unknown>;
 }

@@ -1,21 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ProfilePlan, RunPlan } from '../config/plan.ts';
-import type { FigureFile } from './figure-file.ts';
-import { ConfigError } from '../config/load.ts';
+import type { FigurePlan } from '../config/figures.ts';
+import { readJson } from '../format/json.ts';
+import { FormatError } from '../format/error.ts';
 
 export type Row = Record<string, unknown>;
 
-/** The runs a figure draws: its m, and its sizes that the profile has (all of them for "all"). */
-export function figureRuns(plan: ProfilePlan, fig: FigureFile): RunPlan[] {
-  return plan.runs.filter((r) => r.m === fig.m && (fig.sizes === 'all' || fig.sizes.includes(r.T)));
-}
-
-function readTable(file: string): Row[] {
+function readTable(file: string): unknown {
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    return readJson(file);
   } catch (e) {
-    throw new ConfigError(`${file}: cannot be read as a table (${(e as Error).message}); build the run's geometry first`);
+    if (e instanceof FormatError) throw new FormatError(file, `${e.message.slice(file.length + 2)}; build the run's geometry first`);
+    throw e;
   }
 }
 
@@ -24,8 +18,7 @@ function readTable(file: string): Row[] {
  * T is null for infinity; Tx is where a run sits on a log T axis (infinity one step right
  * of the largest finite T); Tlabel is how T is printed.
  */
-export function gatherTables(plan: ProfilePlan, fig: FigureFile): Record<string, Row[]> {
-  const runs = figureRuns(plan, fig);
+export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, Row[]> {
   const finite = runs.map((r) => r.T).filter((T): T is number => T !== 'infinity');
   const infX = (finite.length ? Math.max(...finite) : 1) * 4;
   const out: Record<string, Row[]> = {};
@@ -39,9 +32,10 @@ export function gatherTables(plan: ProfilePlan, fig: FigureFile): Record<string,
       m: r.m,
       datasetSeed: r.datasetSeed,
     };
+    const files = { runs: r.files.geometry.summary, features: r.files.geometry.features, examples: r.files.geometry.examples };
     for (const table of fig.tables) {
-      const file = join(r.dir, 'geometry', table === 'runs' ? 'summary.json' : `${table}.json`);
-      const rows = table === 'runs' ? [readTable(file) as unknown as Row] : readTable(file);
+      const content = readTable(files[table]);
+      const rows = (table === 'runs' ? [content] : content) as Row[];
       for (const row of rows) out[table].push({ ...row, ...key });
     }
   }

@@ -1,23 +1,28 @@
-import { loadExperiment, selectProfile, ConfigError } from '../config/load.ts';
+import { parseArgs } from 'node:util';
+import { loadExperiment, selectProfile, ConfigError, DEFAULT_CONFIG_FILE } from '../config/load.ts';
 import { planProfile, specHash, type ProfilePlan } from '../config/plan.ts';
 
+/** What every stage is told: `--profile P --id ID [--spec-hash H] [--config F]`. */
 export interface StageArgs {
   profile: string;
-  id?: string;
+  id: string;
   specHash?: string;
   config: string;
 }
 
-export function parseArgs(argv: string[]): StageArgs {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const m = /^--([a-zA-Z-]+)(?:=(.*))?$/.exec(a);
-    if (!m) throw new ConfigError(`unexpected argument "${a}"`);
-    out[m[1]] = m[2] ?? argv[++i];
+export function parseStageArgs(argv: string[]): StageArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { profile: { type: 'string' }, id: { type: 'string' }, 'spec-hash': { type: 'string' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE } },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
   }
-  if (!out.profile) throw new ConfigError('missing --profile');
-  return { profile: out.profile, id: out.id, specHash: out['spec-hash'], config: out.config ?? 'experiment.json' };
+  for (const required of ['profile', 'id'] as const) if (!values[required]) throw new ConfigError(`missing --${required}`);
+  return { profile: values.profile!, id: values.id!, specHash: values['spec-hash'], config: values.config };
 }
 
 export function loadPlan(args: StageArgs): ProfilePlan {
@@ -33,4 +38,13 @@ export function loadPlan(args: StageArgs): ProfilePlan {
 export function checkSpec(args: StageArgs, what: string, spec: unknown): void {
   if (args.specHash !== undefined && args.specHash !== specHash(spec))
     throw new ConfigError(`${what}: the task was planned for spec ${args.specHash} but ${args.config} now gives ${specHash(spec)}; run the build again`);
+}
+
+/** The run a train or geometry task names, checked against the spec the graph planned. */
+export function planRun(args: StageArgs) {
+  const plan = loadPlan(args);
+  const run = plan.runs.find((r) => r.id === args.id);
+  if (!run) throw new ConfigError(`profile ${plan.profile} has no run "${args.id}"`);
+  checkSpec(args, `run ${plan.profile}/${run.id}`, run.spec);
+  return { plan, run };
 }

@@ -1,8 +1,7 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { generatePoints } from '../data/generate.ts';
 import { writeSparsePoints } from '../format/sparse.ts';
-import { writeJsonAtomic } from '../format/atomic.ts';
+import { writeJsonAtomic } from '../format/json.ts';
 import { Rng } from '../prng/rng.ts';
 import { ConfigError } from '../config/load.ts';
 import { checkSpec, loadPlan, type StageArgs } from './context.ts';
@@ -13,10 +12,10 @@ export function runDataStage(args: StageArgs, log: (s: string) => void): void {
   const ds = args.id === 'test' ? plan.testSet : plan.datasets.find((d) => d.id === args.id);
   if (!ds) throw new ConfigError(`profile ${plan.profile} has no data set "${args.id}"`);
   checkSpec(args, `data set ${plan.profile}/${ds.id}`, ds.spec);
-  rmSync(join(ds.dir, 'points.bin'), { force: true });
+  rmSync(ds.files.points, { force: true });
   const { n, sparsity, count, label } = ds.spec;
   const points = generatePoints({ n, sparsity }, count, Rng.fromLabel(label));
-  writeSparsePoints(join(ds.dir, 'points.bin'), points, { ...ds.spec });
-  writeJsonAtomic(join(ds.dir, 'dataset.json'), { ...ds.spec, nnz: points.col.length, meanActive: points.col.length / count });
+  writeSparsePoints(ds.files.points, points, { ...ds.spec });
+  writeJsonAtomic(ds.files.description, { ...ds.spec, nnz: points.col.length, meanActive: points.col.length / count });
   log(`[${ds.id}] ${count} points, ${n} features, ${(points.col.length / count).toFixed(2)} active per point`);
 }

@@ -1,9 +1,11 @@
 import { existsSync, rmSync } from 'node:fs';
-import { readContainer, writeContainer, FormatError } from '../format/container.ts';
+import { readContainer, writeContainer } from '../format/container.ts';
+import { FormatError } from '../format/error.ts';
 import type { Params } from '../model/toy-model.ts';
-import type { SessionState } from './engine.ts';
+import type { SessionState } from '../engines/engine.ts';
 
-export const CHECKPOINT_KIND = 'training-checkpoint';
+// Version 2: the inits' losses are float64 losses of their final weights.
+export const CHECKPOINT_KIND = 'training-checkpoint/2';
 
 /** Where a run stands between two steps: enough to finish it with the bytes of an uninterrupted run. */
 export interface Checkpoint {

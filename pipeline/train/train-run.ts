@@ -1,17 +1,18 @@
 import type { RunPlan } from '../config/plan.ts';
-import type { SparsePoints } from '../format/sparse.ts';
-import type { Engine } from './engine.ts';
-import type { Params } from '../model/toy-model.ts';
+import type { SparsePoints } from '../data/points.ts';
+import type { Engine, EngineSession } from '../engines/engine.ts';
+import { loss, type Params } from '../model/toy-model.ts';
 import { xavierNormalInit } from '../model/init.ts';
 import { learningRate } from '../optim/schedule.ts';
 import { generatePoints } from '../data/generate.ts';
 import { Rng } from '../prng/rng.ts';
+import { streams } from '../prng/streams.ts';
 import { Progress } from './progress.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 
 export class DivergenceError extends Error {
-  constructor(run: string, init: number, step: number, loss: number) {
-    super(`run ${run}: training diverged at step ${step} of init ${init} (loss ${loss})`);
+  constructor(run: string, init: number, step: number, loss: number, weightsFinite: boolean) {
+    super(`run ${run}: training diverged at step ${step} of init ${init} (${weightsFinite ? '' : 'weights not finite, '}loss ${loss})`);
     this.name = 'DivergenceError';
   }
 }
@@ -24,10 +25,12 @@ export interface RunMetrics {
   m: number;
   steps: number;
   chosenInit: number;
+  /** Each init's final training loss (in float64, from its final weights): the lowest is kept. */
   inits: { init: number; finalTrainLoss: number }[];
   finalTrainLoss: number;
   testLoss: number;
-  lossCurve: { step: number; loss: number }[]; // of the chosen init; loss before that step's update
+  /** The chosen init's loss before the update of each sampled step, as the engine computed it (float32 for the fast engine). */
+  lossCurve: { step: number; loss: number }[];
 }
 
 export interface TrainResult {
@@ -61,6 +64,10 @@ export function curveSteps(steps: number, points: number): Set<number> {
  * (ties go to the lower init index). With T = infinity each step draws a fresh batch.
  * With `checkpoint`, the whole state is saved every `everySteps` steps, and a run started
  * again continues from the last save to exactly the result of an uninterrupted run.
+ *
+ * Every loss reported or compared (each init's final training loss, the test loss) is the
+ * model's loss in float64 from the final weights (model/toy-model.ts), whatever the engine
+ * computed in: a sum of squares, never negative, the same for every engine's weights.
  */
 export async function trainRun(
   run: RunPlan, train: SparsePoints | null, test: SparsePoints, engine: Engine,
@@ -68,53 +75,31 @@ export async function trainRun(
 ): Promise<TrainResult> {
   const { n, m, sparsity, training: tc } = run.spec;
   const started = performance.now();
-  const sampled = curveSteps(tc.steps, tc.lossCurvePoints);
   const opt = { beta1: tc.betas[0], beta2: tc.betas[1], eps: tc.eps, weightDecay: tc.weightDecay, decayBias: tc.decayBias };
-  const batchSize = train ? train.count : tc.onlineBatchSize;
-  const selection = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, Rng.fromLabel(`${run.spec.onlineLabel}/selection`));
+  // For T = infinity the inits are compared on a batch of their own, apart from every batch they trained on.
+  const selection = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, Rng.fromLabel(streams.selection(run.spec.onlineLabel!)));
 
   const saved = checkpoint ? readCheckpoint(checkpoint.file, checkpoint.key, log) : null;
   const resumedFrom = saved ? { init: saved.init, step: saved.nextStep } : null;
   if (saved) log(`[${run.id}] resuming init ${saved.init} at step ${saved.nextStep} from ${checkpoint!.file}`);
   const inits = saved ? [...saved.inits] : [];
   let best: Checkpoint['best'] = saved ? saved.best : null;
+  const batchSize = train ? train.count : tc.onlineBatchSize;
   const progress = new Progress(log, run.id, tc.initsPerRun * tc.steps, batchSize * n, saved ? saved.init * tc.steps + saved.nextStep : 0);
 
   for (let init = saved ? saved.init : 0; init < tc.initsPerRun; init++) {
     const resume = saved && saved.init === init ? saved : null;
-    const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(`${run.spec.initLabel}/init=${init}`)), opt, resume?.session);
-    const online = train ? null : resume?.onlineRng ? Rng.fromState(resume.onlineRng) : Rng.fromLabel(run.spec.onlineLabel!);
-    const curve = resume ? [...resume.curve] : [];
-    let lastLoss = NaN;
+    const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(streams.init(run.spec.initLabel, init))), opt, resume?.session);
     try {
-      for (let s = resume ? resume.nextStep : 0; s < tc.steps; s++) {
-        const batch = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, online!);
-        // The loss is needed on the curve's steps; every LOSS_EVERY steps it also checks for divergence.
-        const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
-        const loss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate), withLoss);
-        if (withLoss) {
-          if (!Number.isFinite(loss) || (s % LOSS_EVERY === 0 && !allFinite(session.params()))) throw new DivergenceError(run.id, init, s, loss);
-          lastLoss = loss;
-        }
-        if (sampled.has(s)) curve.push({ step: s, loss });
-        progress.tick(init, s, lastLoss);
-        if (checkpoint && (s + 1) % checkpoint.everySteps === 0 && s + 1 < tc.steps)
-          writeCheckpoint(checkpoint.file, {
-            key: checkpoint.key, init, nextStep: s + 1, inits, best, curve, onlineRng: online ? online.state() : null, session: session.state(),
-          });
-      }
-      const finalLoss = session.loss(selection);
-      const params = session.params();
-      if (!Number.isFinite(finalLoss) || !allFinite(params)) throw new DivergenceError(run.id, init, tc.steps, finalLoss);
-      inits.push({ init, finalTrainLoss: finalLoss });
-      if (best === null || finalLoss < best.loss) best = { init, loss: finalLoss, params, curve };
+      const { params, curve } = trainInit(run, init, session, train, resume, progress, checkpoint && { ...checkpoint, inits, best });
+      const finalTrainLoss = loss(params, selection);
+      if (!Number.isFinite(finalTrainLoss)) throw new DivergenceError(run.id, init, tc.steps, finalTrainLoss, true);
+      inits.push({ init, finalTrainLoss });
+      if (best === null || finalTrainLoss < best.loss) best = { init, loss: finalTrainLoss, params, curve };
     } finally {
       await session.dispose();
     }
   }
-  const chosen = await engine.open(best!.params, opt);
-  const testLoss = chosen.loss(test);
-  await chosen.dispose();
   progress.done();
   return {
     params: best!.params,
@@ -127,10 +112,43 @@ export async function trainRun(
       chosenInit: best!.init,
       inits,
       finalTrainLoss: best!.loss,
-      testLoss,
+      testLoss: loss(best!.params, test),
       lossCurve: best!.curve,
     },
     wallTimeSeconds: Math.round((performance.now() - started) / 10) / 100,
     resumedFrom,
   };
+}
+
+/** The steps of one init, from the start or from its checkpoint: its final weights and its loss curve. */
+function trainInit(
+  run: RunPlan, init: number, session: EngineSession, train: SparsePoints | null, resume: Checkpoint | null, progress: Progress,
+  checkpoint: (CheckpointOptions & Pick<Checkpoint, 'inits' | 'best'>) | undefined,
+): { params: Params; curve: Checkpoint['curve'] } {
+  const { n, sparsity, training: tc } = run.spec;
+  const sampled = curveSteps(tc.steps, tc.lossCurvePoints);
+  const online = train ? null : resume?.onlineRng ? Rng.fromState(resume.onlineRng) : Rng.fromLabel(run.spec.onlineLabel!);
+  const curve = resume ? [...resume.curve] : [];
+  let lastLoss = NaN;
+  for (let s = resume ? resume.nextStep : 0; s < tc.steps; s++) {
+    const batch = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, online!);
+    // The loss is needed on the curve's steps; every LOSS_EVERY steps it also checks for divergence.
+    const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
+    const stepLoss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate), withLoss);
+    if (withLoss) {
+      const weightsFinite = s % LOSS_EVERY !== 0 || allFinite(session.params());
+      if (!Number.isFinite(stepLoss) || !weightsFinite) throw new DivergenceError(run.id, init, s, stepLoss, weightsFinite);
+      lastLoss = stepLoss;
+    }
+    if (sampled.has(s)) curve.push({ step: s, loss: stepLoss });
+    progress.tick(init, s, lastLoss);
+    if (checkpoint && (s + 1) % checkpoint.everySteps === 0 && s + 1 < tc.steps)
+      writeCheckpoint(checkpoint.file, {
+        key: checkpoint.key, init, nextStep: s + 1, inits: checkpoint.inits, best: checkpoint.best, curve,
+        onlineRng: online ? online.state() : null, session: session.state(),
+      });
+  }
+  const params = session.params();
+  if (!allFinite(params)) throw new DivergenceError(run.id, init, tc.steps, lastLoss, false);
+  return { params, curve };
 }

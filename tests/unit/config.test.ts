@@ -52,7 +52,7 @@ describe('the real experiment.json', () => {
     expect(inf.dataset).toBeNull();
     expect(inf.spec.onlineLabel).toMatch(/^online\//);
     const ids = new Set(plan.datasets.map((d) => d.id));
-    for (const r of plan.runs) if (r.T !== 'infinity') expect(ids.has(r.dataset!)).toBe(true);
+    for (const r of plan.runs) if (r.T !== 'infinity') expect(ids.has(r.dataset!.id)).toBe(true);
   });
 
   it('gives the test set, the training sets and the online stream distinct PRNG labels', () => {
@@ -87,8 +87,8 @@ describe('the real experiment.json', () => {
   it('gives every run a distinct id and directory within its profile', () => {
     for (const name of exp.profileNames) {
       const plan = planProfile(name, exp.profiles[name]);
-      expect(new Set(plan.runs.map((r) => r.dir)).size).toBe(plan.runs.length);
-      expect(new Set(plan.datasets.map((d) => d.dir)).size).toBe(plan.datasets.length);
+      expect(new Set(plan.runs.map((r) => r.files.dir)).size).toBe(plan.runs.length);
+      expect(new Set(plan.datasets.map((d) => d.files.dir)).size).toBe(plan.datasets.length);
     }
   });
 

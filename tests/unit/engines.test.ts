@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceEngine } from '../../pipeline/train/reference-engine.ts';
+import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
-import { createTfjsEngine } from '../../pipeline/train/tfjs-engine.ts';
-import type { Engine, OptimiserSettings } from '../../pipeline/train/engine.ts';
+import { createTfjsEngine } from '../../pipeline/engines/tfjs.ts';
+import type { Engine, OptimiserSettings } from '../../pipeline/engines/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { learningRate } from '../../pipeline/optim/schedule.ts';

@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/prng/rng.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
-import { decodeContainer, encodeContainer, FormatError, MAGIC, readContainer, writeContainer } from '../../pipeline/format/container.ts';
+import { decodeContainer, encodeContainer, MAGIC, readContainer, writeContainer } from '../../pipeline/format/container.ts';
+import { FormatError } from '../../pipeline/format/error.ts';
 import { readSparsePoints, writeSparsePoints, SPARSE_KIND } from '../../pipeline/format/sparse.ts';
 import { readWeights, writeWeights, WEIGHTS_KIND } from '../../pipeline/format/weights.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../../pipeline/format/atomic.ts';
+import { writeFileAtomic } from '../../pipeline/format/atomic.ts';
+import { writeJsonAtomic } from '../../pipeline/format/json.ts';
 
 let dir: string;
 beforeAll(() => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/prng/rng.ts';
-import { generatePoints, streamLabel } from '../../pipeline/data/generate.ts';
-import type { SparsePoints } from '../../pipeline/format/sparse.ts';
+import { generatePoints } from '../../pipeline/data/generate.ts';
+import { streams } from '../../pipeline/prng/streams.ts';
+import type { SparsePoints } from '../../pipeline/data/points.ts';
 
 function pointNorm(x: SparsePoints, t: number): number {
   let s = 0;
@@ -135,24 +136,29 @@ describe('generatePoints', () => {
   });
 });
 
-describe('streamLabel', () => {
+describe('streams (the names of the random streams)', () => {
   const dist = { n: 1000, sparsity: 0.99 };
 
-  it('gives different labels for the train, test and online purposes of the same parameters', () => {
-    const parts = { T: 30, seed: 0 };
-    const labels = (['train', 'test', 'online'] as const).map((p) => streamLabel(p, dist, parts));
-    expect(new Set(labels).size).toBe(3);
+  it('gives different labels to the training set, test set, online and selection streams of the same numbers', () => {
+    const online = streams.online(dist, 30, 0);
+    const labels = [streams.trainingSet(dist, 30, 0), streams.testSet(dist, 30, 0), online, streams.selection(online)];
+    expect(new Set(labels).size).toBe(4);
   });
 
-  it('names the purpose, n, S and every extra part in order', () => {
-    expect(streamLabel('train', dist, { T: 30, seed: 0 })).toBe('train/n=1000/S=0.99/T=30/seed=0');
+  it('keeps the labels that every data set so far was drawn from (changing one changes every result)', () => {
+    expect(streams.trainingSet(dist, 30, 0)).toBe('train/n=1000/S=0.99/T=30/seed=0');
+    expect(streams.testSet(dist, 100000, 0)).toBe('test/n=1000/S=0.99/size=100000/seed=0');
+    expect(streams.online(dist, 1000, 0)).toBe('online/n=1000/S=0.99/batch=1000/seed=0');
+    expect(streams.selection('online/x')).toBe('online/x/selection');
+    expect(streams.init(streams.inits(1000, 2, 0), 1)).toBe('init/n=1000/m=2/seed=0/init=1');
   });
 
   it('gives different labels for different seeds, sizes or distributions', () => {
-    const a = streamLabel('train', dist, { T: 30, seed: 0 });
-    expect(streamLabel('train', dist, { T: 30, seed: 1 })).not.toBe(a);
-    expect(streamLabel('train', dist, { T: 50, seed: 0 })).not.toBe(a);
-    expect(streamLabel('train', { n: 200, sparsity: 0.99 }, { T: 30, seed: 0 })).not.toBe(a);
-    expect(streamLabel('train', { n: 1000, sparsity: 0.95 }, { T: 30, seed: 0 })).not.toBe(a);
+    const a = streams.trainingSet(dist, 30, 0);
+    expect(streams.trainingSet(dist, 30, 1)).not.toBe(a);
+    expect(streams.trainingSet(dist, 50, 0)).not.toBe(a);
+    expect(streams.trainingSet({ n: 200, sparsity: 0.99 }, 30, 0)).not.toBe(a);
+    expect(streams.trainingSet({ n: 1000, sparsity: 0.95 }, 30, 0)).not.toBe(a);
+    expect(streams.inits(1000, 2, 0)).not.toBe(streams.inits(1000, 4, 0));
   });
 });

@@ -3,7 +3,7 @@ import { Rng } from '../../pipeline/prng/rng.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { hiddenVector, loss, lossAndGradient, zerosLike, type Params } from '../../pipeline/model/toy-model.ts';
-import type { SparsePoints } from '../../pipeline/format/sparse.ts';
+import type { SparsePoints } from '../../pipeline/data/points.ts';
 
 function problem(n: number, m: number, count: number, label: string) {
   const x = generatePoints({ n, sparsity: 0.7 }, count, Rng.fromLabel(`${label}/data`));

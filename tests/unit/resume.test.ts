@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile, type RunPlan } from '../../pipeline/config/plan.ts';
 import { trainRun } from '../../pipeline/train/train-run.ts';
-import { referenceEngine } from '../../pipeline/train/reference-engine.ts';
+import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
-import type { Engine } from '../../pipeline/train/engine.ts';
+import type { Engine } from '../../pipeline/engines/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { Rng } from '../../pipeline/prng/rng.ts';
 

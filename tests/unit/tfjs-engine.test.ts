@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTfjsEngine, loadTfjs, type LoadedTfjs } from '../../pipeline/train/tfjs-engine.ts';
-import { referenceEngine } from '../../pipeline/train/reference-engine.ts';
-import type { Engine, EngineSession, OptimiserSettings } from '../../pipeline/train/engine.ts';
-import type { SparsePoints } from '../../pipeline/format/sparse.ts';
+import { createTfjsEngine, loadTfjs, type LoadedTfjs } from '../../pipeline/engines/tfjs.ts';
+import { referenceEngine } from '../../pipeline/engines/reference.ts';
+import type { Engine, EngineSession, OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import type { SparsePoints } from '../../pipeline/data/points.ts';
 import { hiddenVector, type Params } from '../../pipeline/model/toy-model.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';

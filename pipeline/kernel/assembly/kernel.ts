@@ -238,41 +238,6 @@ function denseM(P: usize, G: usize, rowBytes: usize, m: i32, h: usize): f64 {
   return <f64>hsum(l);
 }
 
-/** Loss only (no gradient) of points t0..t1-1: the summed squared error. */
-export function chunkLoss(P: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize): f64 {
-  const rowBytes = <usize>nPad << 2;
-  const bP = P + rowBytes * <usize>m;
-  const zero = f32x4.splat(0);
-  let total: f64 = 0;
-  for (let t = t0; t < t1; t++) {
-    const q0 = load<u32>(rowPtr + (<usize>t << 2));
-    const q1 = load<u32>(rowPtr + (<usize>(t + 1) << 2));
-    hidden(P, rowBytes, m, rowPtr, col, val, t, h);
-    let l = zero;
-    for (let o: usize = 0; o < rowBytes; o += 16) {
-      let z = v128.load(bP + o);
-      for (let k = 0; k < m; k++) z = f32x4.add(z, f32x4.mul(v128.load(P + rowBytes * <usize>k + o), f32x4.splat(load<f32>(h + (<usize>k << 2)))));
-      const r = f32x4.pmax(zero, z);
-      l = f32x4.add(l, f32x4.mul(r, r));
-    }
-    let point: f64 = <f64>hsum(l);
-    for (let q = q0; q < q1; q++) {
-      const jo = <usize>load<u32>(col + (<usize>q << 2)) << 2;
-      const v = load<f32>(val + (<usize>q << 2));
-      let z = load<f32>(bP + jo);
-      for (let k = 0; k < m; k++) z = z + load<f32>(P + rowBytes * <usize>k + jo) * load<f32>(h + (<usize>k << 2));
-      if (z > 0) {
-        const r = z - v;
-        point += <f64>(r * r) - <f64>(z * z);
-      } else {
-        point += <f64>(v * v);
-      }
-    }
-    total += point;
-  }
-  return total;
-}
-
 /**
  * Sums the chunks' gradients in chunk order into the first chunk's buffer and applies the
  * factor 2/T, for floats [from, to) of the flat layout. `stride`: bytes between chunks.

@@ -1,7 +1,10 @@
-import type { SparsePoints } from '../format/sparse.ts';
+import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 
-/** What every training engine does; the reference engine is the readable definition. */
+/**
+ * What every training engine does: full-batch steps of the toy model with AdamW. The reference
+ * engine (reference.ts) is the readable definition; pipeline/engines/registry.ts lists them all.
+ */
 export interface OptimiserSettings {
   beta1: number;
   beta2: number;
@@ -30,8 +33,6 @@ export interface EngineSession {
    * rate `lr`. With `withLoss` false an engine may skip the loss and return NaN.
    */
   step(batch: SparsePoints, lr: number, withLoss?: boolean): number;
-  /** Loss at the current parameters, without updating them. */
-  loss(batch: SparsePoints): number;
   /** Loss and its gradient at the current parameters, without updating them (for conformance checks). */
   gradient(batch: SparsePoints): { loss: number; grad: Params };
   /** A copy of the current parameters. */
@@ -42,7 +43,7 @@ export interface EngineSession {
 }
 
 export interface Engine {
-  /** Name and version enter the training task's cache key. */
+  /** Name and version are recorded with each run's metrics and key its checkpoints. */
   readonly name: string;
   readonly version: string;
   /** Starts from `init`, or from a saved state (whose params then take precedence). */
@@ -50,3 +51,9 @@ export interface Engine {
   /** Frees threads and memory; the engine is not used after. */
   close?(): Promise<void>;
 }
+
+/** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
+export const PARALLEL_MIN_PAIRS = 1 << 17;
+
+/** Threads a threaded engine uses for one step of `pairsPerStep` pairs when it may use `workers`. */
+export const threadsForStep = (workers: number, pairsPerStep: number): number => (pairsPerStep >= PARALLEL_MIN_PAIRS ? workers : 1);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs';
 import type { Engine, EngineSession, OptimiserSettings, SessionState } from './engine.ts';
-import type { SparsePoints } from '../format/sparse.ts';
+import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 
 /**
@@ -111,6 +111,8 @@ const DEFAULT_MAX_CACHED_ELEMENTS = 1 << 26; // 256 MB
  * The engine on the best available backend, loaded first: name 'tfjs', version e.g.
  * "tfjs-4.22.0/wasm" (the backend enters the cache key: results differ between backends).
  */
+export const createEngine = (): Promise<Engine> => createTfjsEngine();
+
 export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise<Engine> {
   const loaded = await loadTfjs();
   const limits = {
@@ -318,14 +320,6 @@ function openSession(
       } finally {
         tf.dispose([gW, gb]);
       }
-    },
-
-    loss(batch: SparsePoints): number {
-      let total = 0;
-      forEachChunk(batch, (x) => {
-        total += tf.tidy(() => readScalar(chunkLoss(x, batch.count)));
-      });
-      return total;
     },
 
     params: copyParams,

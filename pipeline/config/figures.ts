@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { DatasetSize } from './schema.ts';
+import { ConfigError, readConfigJson } from './load.ts';
+import { figureSources } from './layout.ts';
+import { specHash, type ProfilePlan, type RunPlan } from './plan.ts';
+
+/** figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json. */
+export const FigureFile = z.strictObject({
+  title: z.string(),
+  description: z.string(),
+  m: z.number().int().min(1),
+  sizes: z.union([z.literal('all'), z.array(DatasetSize).min(1)]),
+  tables: z.array(z.enum(['runs', 'features', 'examples'])).min(1),
+});
+export type FigureFile = z.infer<typeof FigureFile>;
+
+export function loadFigure(name: string, root = '.'): FigureFile {
+  const file = figureSources(name, root).figure;
+  const r = FigureFile.safeParse(readConfigJson(file));
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
+  return r.data;
+}
+
+export interface FigurePlan {
+  name: string;
+  figure: FigureFile;
+  /** The runs it draws: its m, and those of its sizes that the profile has (all of them for "all"). */
+  runs: RunPlan[];
+  /** What its render task depends on besides files: the figure's selection and the specs of its runs. */
+  spec: { figure: FigureFile; runs: { id: string; spec: string }[] };
+}
+
+/** One figure of a profile's plan, read from figures/<name>/figure.json under `root`. */
+export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigurePlan {
+  if (!plan.figures.includes(name)) throw new ConfigError(`profile ${plan.profile} does not list figure "${name}"`);
+  const figure = loadFigure(name, root);
+  const runs = plan.runs.filter((r) => r.m === figure.m && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
+  return { name, figure, runs, spec: { figure, runs: runs.map((r) => ({ id: r.id, spec: specHash(r.spec) })) } };
+}

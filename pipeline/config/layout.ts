@@ -1,0 +1,43 @@
+import { posix } from 'node:path';
+
+/**
+ * Where the pipeline's products live, relative to the workspace: every directory and file name
+ * is made here and nowhere else. Paths use '/', as Nx does.
+ */
+export const profileDataDir = (profile: string) => `data/${profile}`;
+export const profileDistDir = (profile: string) => `dist/${profile}`;
+
+/** A data set (a training set, or the test set) of a profile. */
+export function datasetFiles(profile: string, id: string) {
+  const dir = `${profileDataDir(profile)}/datasets/${id}`;
+  return { dir, points: `${dir}/points.bin`, description: `${dir}/dataset.json` };
+}
+export type DatasetFiles = ReturnType<typeof datasetFiles>;
+
+/** A training run: what training writes (weights, metrics, timing; a checkpoint while it runs) and what geometry writes. */
+export function runFiles(profile: string, id: string) {
+  const dir = `${profileDataDir(profile)}/runs/${id}`;
+  const geometry = `${dir}/geometry`;
+  return {
+    dir,
+    weights: `${dir}/weights.bin`,
+    metrics: `${dir}/metrics.json`,
+    timing: `${dir}/timing.json`,
+    checkpoint: `${dir}/checkpoint.bin`,
+    geometry: { dir: geometry, features: `${geometry}/features.json`, examples: `${geometry}/examples.json`, summary: `${geometry}/summary.json` },
+  };
+}
+export type RunFiles = ReturnType<typeof runFiles>;
+
+/** A figure's sources, under figures/. */
+export function figureSources(name: string, root = '.') {
+  const dir = posix.join(root, 'figures', name);
+  return { dir, figure: `${dir}/figure.json`, spec: `${dir}/spec.vl.json` };
+}
+export const themeFile = (root = '.') => posix.join(root, 'figures', 'theme.json');
+
+/** A figure as built for a profile; `task` is where its Nx project lives. */
+export function figureOutputs(profile: string, name: string) {
+  const base = `${profileDistDir(profile)}/${name}`;
+  return { task: `${profileDataDir(profile)}/figures/${name}`, svg: `${base}.svg`, png: `${base}.png`, provenance: `${base}.provenance.json` };
+}

@@ -1,0 +1,45 @@
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { threadsForStep, type Engine } from './engine.ts';
+
+/** What a module that implements an engine exports. */
+export interface EngineModule {
+  createEngine(workers: number): Promise<Engine>;
+}
+
+interface EngineEntry {
+  /** What it is, in a few words. */
+  summary: string;
+  /** The module that implements it, relative to this file; only runs that use the engine load it. */
+  module: string;
+  /** Spreads a large step over `execution.workers` threads. */
+  threaded: boolean;
+  /** The Nx task (project:target) that builds what the engine loads besides its code. */
+  builtBy?: string;
+  /** A command whose output enters the training task's cache key: what the engine's numbers depend on besides code. */
+  runtimeProbe?: string;
+}
+
+/** The training engines, by the name `training.engine` gives. */
+export const ENGINES: Record<'fast' | 'reference' | 'tfjs', EngineEntry> = {
+  fast: { summary: 'WebAssembly SIMD, float32', module: '../kernel/fast-engine.ts', threaded: true, builtBy: 'kernel:wasm' },
+  reference: { summary: 'plain TypeScript, float64', module: './reference.ts', threaded: false },
+  tfjs: { summary: 'TensorFlow.js', module: './tfjs.ts', threaded: false, runtimeProbe: 'node pipeline/engines/tfjs-probe.mjs' },
+};
+
+export type EngineName = keyof typeof ENGINES;
+export const ENGINE_NAMES = Object.keys(ENGINES) as [EngineName, ...EngineName[]];
+
+/** The absolute path of the module that implements engine `name`. */
+export const engineFile = (name: EngineName): string => fileURLToPath(new URL(ENGINES[name].module, import.meta.url));
+
+/** Threads one step of `pairsPerStep` (point, feature) pairs uses on engine `name` given `workers`. */
+export function engineThreads(name: EngineName, workers: number, pairsPerStep: number): number {
+  return ENGINES[name].threaded ? threadsForStep(workers, pairsPerStep) : 1;
+}
+
+/** The engine ready to open sessions, with `workers` threads where it uses them. Close it when done. */
+export async function openEngine(name: EngineName, workers: number): Promise<Engine> {
+  if (!(name in ENGINES)) throw new Error(`unknown training engine "${name}"; the engines are ${ENGINE_NAMES.join(', ')}`);
+  const mod = (await import(pathToFileURL(engineFile(name)).href)) as EngineModule;
+  return mod.createEngine(workers);
+}

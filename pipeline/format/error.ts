@@ -1,0 +1,7 @@
+/** A file that cannot be read as what it should be: missing, truncated, corrupt or foreign. The message names the file. */
+export class FormatError extends Error {
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'FormatError';
+  }
+}
