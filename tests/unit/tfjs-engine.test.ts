@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsEngine, loadTfjs, type LoadedTfjs } from '../../pipeline/engines/tfjs.ts';
 import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import type { Engine, EngineSession, OptimiserSettings } from '../../pipeline/engines/engine.ts';
 import type { SparsePoints } from '../../pipeline/data/points.ts';
-import { hiddenVector, type Params } from '../../pipeline/model/toy-model.ts';
+import { hiddenVector, loss, type Params } from '../../pipeline/model/toy-model.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { learningRate } from '../../pipeline/optim/schedule.ts';
@@ -85,16 +88,57 @@ async function withSession<R>(e: Engine, p: Params, o: OptimiserSettings, use: (
   }
 }
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TFJS_NODE = '@tensorflow/tfjs-node';
+const requireHere = createRequire(import.meta.url);
+const resolves = (pkg: string) => {
+  try {
+    requireHere.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Whether tfjs-node imports and its 'tensorflow' backend starts, tried in a child process (so this one's TF.js is untouched). */
+function tfjsNodeStarts(): boolean {
+  const script = `const m = await import('${TFJS_NODE}'); const tf = m.default ?? m; console.log(await tf.setBackend('tensorflow'));`;
+  try {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+    return out.trim().split('\n').at(-1) === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The backend the engine must pick, found without it: 'tensorflow' when tfjs-node resolves,
+ * the probe (which keys the training cache) calls it native and its backend starts; else
+ * 'wasm' when its package resolves; else 'cpu'.
+ */
+function expectedBackend(): { backend: string; nodeResolves: boolean; probe: string } {
+  const probe = execFileSync(process.execPath, ['pipeline/engines/tfjs-probe.mjs'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const nodeResolves = resolves(TFJS_NODE);
+  const backend = nodeResolves && probe.endsWith(' native') && tfjsNodeStarts() ? 'tensorflow' : resolves('@tensorflow/tfjs-backend-wasm') ? 'wasm' : 'cpu';
+  return { backend, nodeResolves, probe };
+}
+
 describe('tfjs engine: backend', () => {
-  it("is named 'tfjs' with a version naming the TF.js release and the backend, here 'wasm' or 'cpu' (tfjs-node cannot install)", () => {
+  it("is named 'tfjs' with a version naming the TF.js release and the backend: 'tensorflow' when tfjs-node is usable, else 'wasm' (else 'cpu')", () => {
+    const { backend, nodeResolves, probe } = expectedBackend();
+    // the probe, which keys the training cache, sees tfjs-node as this test does
+    expect(probe).toMatch(nodeResolves ? / (native|unbuilt)$/ : / absent$/);
     expect(engine.name).toBe('tfjs');
-    expect(['wasm', 'cpu']).toContain(loaded.backend);
-    expect(loaded.backend).not.toBe('tensorflow');
+    expect(loaded.backend).toBe(backend);
+    expect(loaded.tf.getBackend()).toBe(backend);
+    // no silent fallback: whenever tfjs-node is not used, a note says why
+    if (backend === 'tensorflow') expect(loaded.notes).toEqual([]);
+    else expect(loaded.notes[0]).toMatch(/^@tensorflow\/tfjs-node (unavailable|loaded but)/);
     expect(engine.version).toBe(loaded.version);
-    expect(engine.version).toBe(`tfjs-${loaded.tf.version_core}/${loaded.backend}`);
-    expect(engine.version).toMatch(/^tfjs-\d+\.\d+\.\d+\/(wasm|cpu)$/);
-    expect(loaded.tf.getBackend()).toBe(loaded.backend);
-  });
+    expect(engine.version).toBe(`tfjs-${requireHere('@tensorflow/tfjs/package.json').version}/${backend}`);
+    expect(engine.version).toBe(`tfjs-${loaded.tf.version_core}/${backend}`);
+    expect(engine.version).toMatch(/^tfjs-\d+\.\d+\.\d+\/(tensorflow|wasm|cpu)$/);
+  }, 120_000);
 
   it('loads TF.js once: loadTfjs returns the same result every time', async () => {
     expect(await loadTfjs()).toBe(loaded);
@@ -109,8 +153,8 @@ describe('tfjs engine against the reference engine', () => {
       const on = reluOnFraction(p, x);
       expect(on).toBeGreaterThan(0.05);
       expect(on).toBeLessThan(0.95);
-      const expected = (referenceEngine.open(p, opt) as EngineSession).loss(x);
-      const got = await withSession(engine, p, opt, (s) => s.loss(x));
+      const expected = loss(p, x);
+      const got = await withSession(engine, p, opt, (s) => s.gradient(x).loss);
       expect(rel(got, expected)).toBeLessThan(LOSS_REL);
     });
 
@@ -157,9 +201,9 @@ describe('tfjs engine against the reference engine', () => {
         worst = Math.max(worst, rel(s.step(x, lr), ref.step(x, lr)));
       }
       expect(worst).toBeLessThan(RUN_REL);
-      const end = ref.loss(x);
-      expect(end).toBeLessThan(0.9 * (referenceEngine.open(p, opt) as EngineSession).loss(x)); // it trained
-      expect(rel(s.loss(x), end)).toBeLessThan(RUN_REL);
+      const end = loss(ref.params(), x);
+      expect(end).toBeLessThan(0.9 * loss(p, x)); // it trained
+      expect(rel(s.gradient(x).loss, end)).toBeLessThan(RUN_REL);
       expect(paramsDiff(s.params(), ref.params())).toBeLessThan(RUN_ABS);
       await s.dispose();
     }
@@ -171,8 +215,9 @@ describe('tfjs engine against the reference engine', () => {
     const stream = Rng.fromLabel('tfjs/online/stream');
     const batches = Array.from({ length: 60 }, () => generatePoints({ n, sparsity: 0.8 }, T, stream));
     const ref = referenceEngine.open(p, opt) as EngineSession;
-    const s = await engine.open(p, opt);
     const { tf } = loaded;
+    const base = tf.memory().numTensors;
+    const s = await engine.open(p, opt);
     const tensorsAfterFirst: number[] = [];
     let worst = 0;
     for (let k = 0; k < batches.length; k++) {
@@ -182,8 +227,8 @@ describe('tfjs engine against the reference engine', () => {
     }
     expect(worst).toBeLessThan(RUN_REL);
     expect(paramsDiff(s.params(), ref.params())).toBeLessThan(RUN_ABS);
-    // each new batch replaces the cached one
-    expect(new Set(tensorsAfterFirst).size).toBe(1);
+    // each new batch replaces the cached one: W, b, 4 moments and one batch, every step
+    expect(new Set(tensorsAfterFirst)).toEqual(new Set([base + 6 + 1]));
     await s.dispose();
   });
 
@@ -204,15 +249,15 @@ describe('tfjs engine against the reference engine', () => {
 });
 
 describe('tfjs engine: sessions', () => {
-  it('loss() leaves the params and the optimiser state unchanged', async () => {
+  it('gradient() leaves the params and the optimiser state unchanged', async () => {
     const { x, p } = problem(20, 2, 40, 'tfjs/lossonly');
     await withSession(engine, p, opt, (s) => {
       s.step(x, 1e-2);
       const before = s.state();
-      const l1 = s.loss(x);
-      const l2 = s.loss(problem(20, 2, 7, 'tfjs/lossonly/other').x);
-      expect(s.loss(x)).toBe(l1);
-      expect(l2).not.toBe(l1);
+      const g1 = s.gradient(x);
+      const g2 = s.gradient(problem(20, 2, 7, 'tfjs/lossonly/other').x);
+      expect(s.gradient(x)).toEqual(g1);
+      expect(g2.loss).not.toBe(g1.loss);
       expect(s.state()).toEqual(before);
     });
   });
@@ -246,7 +291,8 @@ describe('tfjs engine: sessions', () => {
     expect(tf.memory().numTensors).toBeGreaterThan(base);
     await e.close!();
     expect(tf.memory().numTensors).toBe(base);
-    expect(() => s1.loss(x)).toThrow(/disposed/);
+    expect(() => s1.gradient(x)).toThrow(/disposed/);
+    expect(() => s1.params()).toThrow(/disposed/);
     expect(() => e.open(p, opt)).toThrow(/closed/);
   });
 
@@ -292,7 +338,7 @@ describe('tfjs engine: sessions', () => {
     await whole.dispose();
   });
 
-  it('does not leak tensors over 100 steps (same batch, changing batches, loss calls) and frees all on dispose', async () => {
+  it('does not leak tensors over 100 steps (same batch, changing batches, gradient calls) and frees all on dispose', async () => {
     const { tf } = loaded;
     const { x, p } = problem(40, 2, 100, 'tfjs/leak');
     const other = problem(40, 2, 30, 'tfjs/leak/other').x;
@@ -303,7 +349,7 @@ describe('tfjs engine: sessions', () => {
     expect(afterFirst.numTensors).toBe(base + 6 + 1); // W, b, 4 moments, the cached batch
     for (let k = 0; k < 100; k++) {
       s.step(k % 10 === 9 ? other : x, 1e-3);
-      if (k % 25 === 0) s.loss(x);
+      if (k % 25 === 0) s.gradient(x);
       if (k % 33 === 0) s.state();
     }
     s.step(x, 1e-3);
@@ -320,29 +366,34 @@ describe('tfjs engine: sessions', () => {
     const { x, p } = problem(n, 2, 200, 'tfjs/chunks');
     const chunked = await createTfjsEngine({ maxChunkElements: 64 * n }); // 64 + 64 + 64 + 8 points
     const rebuilt = await createTfjsEngine({ maxChunkElements: 64 * n, maxCachedElements: 0 });
-    const run = async (e: Engine) => {
+    /** Trains 20 steps; `cached` is how many chunk tensors must stay on the backend. */
+    const run = async (e: Engine, cached: number) => {
+      const base = tf.memory().numTensors;
       const s = await e.open(p, opt);
       const losses = Array.from({ length: 20 }, (_, k) => s.step(x, learningRate(k, 20, 5, 1e-2)));
-      const tensors = tf.memory().numTensors;
+      expect(tf.memory().numTensors).toBe(base + 6 + cached); // W, b, 4 moments and the cached chunks
       s.step(x, 0);
-      expect(tf.memory().numTensors).toBe(tensors);
-      const out = { losses, params: s.params(), loss: s.loss(x) };
+      expect(tf.memory().numTensors).toBe(base + 6 + cached);
+      const out = { losses, params: s.params(), gradient: s.gradient(x) };
       await s.dispose();
       return out;
     };
-    const whole = await run(engine);
-    const a = await run(chunked);
-    const b = await run(rebuilt);
+    const whole = await run(engine, 1);
+    const a = await run(chunked, 4);
+    const b = await run(rebuilt, 0);
     expect(b).toEqual(a); // the cache changes nothing
     for (let k = 0; k < whole.losses.length; k++) expect(rel(a.losses[k], whole.losses[k])).toBeLessThan(LOSS_REL);
-    expect(rel(a.loss, whole.loss)).toBeLessThan(LOSS_REL);
+    expect(rel(a.gradient.loss, whole.gradient.loss)).toBeLessThan(LOSS_REL);
     expect(paramsDiff(a.params, whole.params)).toBeLessThan(RUN_ABS);
   });
 
   it('rejects a batch with the wrong number of features and a resume state of the wrong size', async () => {
     const { p } = problem(10, 2, 1, 'tfjs/reject');
     const wrong = problem(11, 2, 5, 'tfjs/reject/x').x;
-    await withSession(engine, p, opt, (s) => expect(() => s.loss(wrong)).toThrow(/features/));
+    await withSession(engine, p, opt, (s) => {
+      expect(() => s.gradient(wrong)).toThrow(/features/);
+      expect(() => s.step(wrong, 1e-2)).toThrow(/features/);
+    });
     const st = (referenceEngine.open(problem(11, 2, 1, 'tfjs/reject/y').p, opt) as EngineSession).state();
     expect(() => engine.open(p, opt, { ...st, params: p })).toThrow(/moments/);
   });
