@@ -39,7 +39,9 @@ describe('errors', () => {
     expect((await stage(dir, ['data', '--profile', 'nan', '--id', 'T5-s0'])).status).toBe(0);
     const r = await stage(dir, ['train', '--profile', 'nan', '--id', 'T5-m2-s0']);
     expect(r.status).toBe(1);
-    expect(r.output).toMatch(/run T5-m2-s0: training diverged at step \d+/);
+    const m = /run T5-m2-s0: training diverged at step \d+ of init 0 \(weights not finite, loss (\S+)\)/.exec(r.output);
+    expect(m, r.output).not.toBeNull();
+    expect(Number.isFinite(Number(m![1])), `the loss when it was caught: ${m![1]}`).toBe(true);
   }, 60_000);
 
   it('an unknown profile is an error that lists the profiles', async () => {

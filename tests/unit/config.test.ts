@@ -1,17 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadExperiment, parseExperiment, selectProfile } from '../../pipeline/config/load.ts';
 import { canonicalJson, planProfile, specHash } from '../../pipeline/config/plan.ts';
+import { fixtureExperiment } from '../fixtures/experiment.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const REAL = JSON.parse(readFileSync(join(ROOT, 'experiment.json'), 'utf8'));
 const FILE = 'experiment.json';
 
-/** A deep clone of the real experiment file, changed by `mutate`. */
+/** The test-owned experiment file, changed by `mutate`. */
 function mutated(mutate: (c: any) => void): any {
-  const c = structuredClone(REAL);
+  const c = fixtureExperiment();
   mutate(c);
   return c;
 }
@@ -27,149 +27,160 @@ function configError(raw: unknown): ConfigError {
   throw new Error('expected a ConfigError, but the configuration was accepted');
 }
 
-describe('the real experiment.json', () => {
-  const exp = loadExperiment('experiment.json', ROOT);
-
-  it('is valid and defines the post, quick and paper profiles with post as default', () => {
-    expect(exp.defaultProfile).toBe('post');
-    expect(exp.profileNames).toEqual(['post', 'quick', 'paper']);
-    expect(selectProfile(exp, undefined).name).toBe('post');
-  });
-
-  it('plans 16 runs and 15 training datasets for "post", with T from 3 to 10000 and infinity, 50,000 steps each', () => {
-    const plan = planProfile('post', exp.profiles.post);
-    expect(plan.runs.length).toBe(16);
-    expect(plan.datasets.length).toBe(15);
-    expect(plan.runs.map((r) => r.T)).toEqual([3, 5, 6, 8, 10, 15, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 'infinity']);
-    expect(plan.datasets.map((d) => d.spec.count)).toEqual([3, 5, 6, 8, 10, 15, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000]);
-    for (const r of plan.runs) expect(r.spec.training.steps).toBe(50_000);
-    expect(plan.runs.every((r) => r.m === 2)).toBe(true);
-  });
-
-  it('gives the infinity run no dataset but an online stream, and every finite run its own dataset', () => {
-    const plan = planProfile('post', exp.profiles.post);
-    const inf = plan.runs.find((r) => r.T === 'infinity')!;
-    expect(inf.dataset).toBeNull();
-    expect(inf.spec.onlineLabel).toMatch(/^online\//);
-    const ids = new Set(plan.datasets.map((d) => d.id));
-    for (const r of plan.runs) if (r.T !== 'infinity') expect(ids.has(r.dataset!.id)).toBe(true);
-  });
-
-  it('gives the test set, the training sets and the online stream distinct PRNG labels', () => {
-    const plan = planProfile('post', exp.profiles.post);
-    const labels = [plan.testSet.spec.label, ...plan.datasets.map((d) => d.spec.label), plan.runs.find((r) => r.T === 'infinity')!.spec.onlineLabel];
-    expect(new Set(labels).size).toBe(labels.length);
-  });
-
-  it('has 4 dataset seeds in "paper" and plans 21 sizes x 4 seeds = 84 runs', () => {
-    const paper = exp.profiles.paper;
-    expect(paper.data.datasetSeeds).toEqual([0, 1, 2, 3]);
-    expect(paper.datasetSizes.length).toBe(21);
-    const plan = planProfile('paper', paper);
-    expect(plan.runs.length).toBe(21 * 4);
-    expect(plan.datasets.length).toBe(20 * 4);
-    expect(new Set(plan.runs.map((r) => r.id)).size).toBe(84);
-  });
-
-  it('inherits the fields "paper" does not set from "post"', () => {
-    expect(exp.profiles.paper.training.steps).toBe(exp.profiles.post.training.steps);
-    expect(exp.profiles.paper.training.onlineBatchSize).toBe(10_000);
-    expect(exp.profiles.paper.model).toEqual(exp.profiles.post.model);
-  });
-
-  it('plans fewer runs for "quick" than for "post"', () => {
-    const quick = planProfile('quick', exp.profiles.quick);
-    const post = planProfile('post', exp.profiles.post);
-    expect(quick.runs.length).toBeLessThan(post.runs.length);
-    expect(exp.profiles.quick.training.steps).toBeLessThan(exp.profiles.post.training.steps);
-  });
-
-  it('gives every run a distinct id and directory within its profile', () => {
+describe("the project's experiment.json", () => {
+  it('is valid, and every profile plans distinct run and data set directories', () => {
+    const exp = loadExperiment('experiment.json', ROOT);
+    expect(exp.profileNames).toContain(exp.defaultProfile);
     for (const name of exp.profileNames) {
       const plan = planProfile(name, exp.profiles[name]);
       expect(new Set(plan.runs.map((r) => r.files.dir)).size).toBe(plan.runs.length);
       expect(new Set(plan.datasets.map((d) => d.files.dir)).size).toBe(plan.datasets.length);
     }
   });
+});
+
+describe('planProfile', () => {
+  const exp = parseExperiment(fixtureExperiment(), FILE);
+  const plan = planProfile('base', exp.profiles.base);
+
+  it('plans one run per (T, m, seed) and one training set per finite (T, seed), in the order of the config', () => {
+    expect(plan.runs.map((r) => r.id)).toEqual(['T3-m2-s0', 'T5-m2-s0', 'T30-m2-s0', 'T1000-m2-s0', 'Tinf-m2-s0']);
+    expect(plan.datasets.map((d) => [d.id, d.spec.count])).toEqual([['T3-s0', 3], ['T5-s0', 5], ['T30-s0', 30], ['T1000-s0', 1000]]);
+    const seeds = planProfile('seeds', exp.profiles.seeds);
+    expect(seeds.runs.length).toBe(5 * 4 * 2);
+    expect(seeds.datasets.length).toBe(4 * 4);
+    expect(new Set(seeds.runs.map((r) => r.files.dir)).size).toBe(40);
+  });
+
+  it('gives the infinity run no training set but an online stream, and every finite run its own training set', () => {
+    const inf = plan.runs.find((r) => r.T === 'infinity')!;
+    expect(inf.dataset).toBeNull();
+    expect(inf.spec.onlineLabel).toMatch(/^online\//);
+    for (const r of plan.runs) if (r.T !== 'infinity') expect(r.dataset!.spec.count).toBe(r.T);
+    for (const r of plan.runs) expect(r.testSet).toBe(plan.testSet);
+  });
+
+  it('gives the test set, the training sets and the online stream distinct PRNG labels', () => {
+    const labels = [plan.testSet.spec.label, ...plan.datasets.map((d) => d.spec.label), plan.runs.find((r) => r.T === 'infinity')!.spec.onlineLabel];
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+
+  it('applies a run override to its run only', () => {
+    expect(plan.runs.map((r) => r.spec.training.initsPerRun)).toEqual([2, 2, 2, 1, 2]);
+  });
+
+  it('applies matching overrides in order, later ones winning, and honours m and seed in an override', () => {
+    const e = parseExperiment(mutated((c) => {
+      c.profiles.seeds.runOverrides = [
+        { T: 30, training: { steps: 500, initsPerRun: 3 } },
+        { T: 30, m: 4, training: { steps: 600 } },
+        { T: 30, datasetSeed: 2, training: { steps: 700 } },
+      ];
+    }), FILE);
+    const runs = planProfile('seeds', e.profiles.seeds).runs.filter((r) => r.T === 30);
+    const steps = Object.fromEntries(runs.map((r) => [r.id, [r.spec.training.steps, r.spec.training.initsPerRun]]));
+    expect(steps['T30-m2-s0']).toEqual([500, 3]);
+    expect(steps['T30-m4-s1']).toEqual([600, 3]);
+    expect(steps['T30-m2-s2']).toEqual([700, 3]);
+    expect(steps['T30-m4-s2']).toEqual([700, 3]);
+  });
+
+  it('inherits from the parent profile what a child does not set', () => {
+    expect(exp.profiles.child.training.peakLearningRate).toBe(exp.profiles.base.training.peakLearningRate);
+    expect(exp.profiles.child.training.steps).toBe(400);
+    expect(exp.profiles.child.data.sparsity).toBe(0.9);
+    expect(exp.profiles.child.data.features).toBe(50);
+    expect(exp.profiles.child.runOverrides).toEqual([]);
+  });
+
+  it('says that a threaded run uses every worker only when its step is large enough to pay for them', () => {
+    const threads = Object.fromEntries(plan.runs.map((r) => [r.id, r.threads]));
+    // n = 100: T = 1000 is 100,000 pairs per step, below the 131,072 where a second thread pays.
+    expect(threads).toEqual({ 'T3-m2-s0': 1, 'T5-m2-s0': 1, 'T30-m2-s0': 1, 'T1000-m2-s0': 1, 'Tinf-m2-s0': 1 });
+    const big = parseExperiment(mutated((c) => (c.profiles.base.data.features = 1000)), FILE);
+    expect(planProfile('base', big.profiles.base).runs.find((r) => r.T === 1000)!.threads).toBe(2);
+    const ref = parseExperiment(mutated((c) => { c.profiles.base.data.features = 1000; c.profiles.base.training.engine = 'reference'; }), FILE);
+    expect(planProfile('base', ref.profiles.base).runs.find((r) => r.T === 1000)!.threads).toBe(1);
+  });
 
   it('selectProfile rejects an unknown profile name with a ConfigError listing the profiles', () => {
     expect(() => selectProfile(exp, 'nope')).toThrow(ConfigError);
-    expect(() => selectProfile(exp, 'nope')).toThrow(/no profile named "nope".*post, quick, paper/);
+    expect(() => selectProfile(exp, 'nope')).toThrow(/no profile named "nope".*base, child, seeds/);
   });
 });
 
 describe('parseExperiment rejects bad configurations with a ConfigError naming file, field and value', () => {
-  it('steps = -5 is reported at profiles.post.training.steps with "found -5"', () => {
-    const e = configError(mutated((c) => (c.profiles.post.training.steps = -5)));
+  it('steps = -5 is reported at profiles.base.training.steps with "found -5"', () => {
+    const e = configError(mutated((c) => (c.profiles.base.training.steps = -5)));
     expect(e.message).toContain('experiment.json');
-    expect(e.message).toContain('profiles.post.training.steps');
+    expect(e.message).toContain('profiles.base.training.steps');
     expect(e.message).toContain('found -5');
   });
 
-  it('sparsity = 1.5 is reported at profiles.post.data.sparsity', () => {
-    const e = configError(mutated((c) => (c.profiles.post.data.sparsity = 1.5)));
-    expect(e.message).toContain('experiment.json: profiles.post.data.sparsity');
+  it('sparsity = 1.5 is reported at profiles.base.data.sparsity', () => {
+    const e = configError(mutated((c) => (c.profiles.base.data.sparsity = 1.5)));
+    expect(e.message).toContain('experiment.json: profiles.base.data.sparsity');
     expect(e.message).toContain('found 1.5');
   });
 
   it('sparsity = 1 (every feature always zero) is rejected', () => {
-    const e = configError(mutated((c) => (c.profiles.post.data.sparsity = 1)));
-    expect(e.message).toContain('profiles.post.data.sparsity');
+    const e = configError(mutated((c) => (c.profiles.base.data.sparsity = 1)));
+    expect(e.message).toContain('profiles.base.data.sparsity');
   });
 
   it('an unknown field training.lr is named', () => {
-    const e = configError(mutated((c) => (c.profiles.post.training.lr = 0.01)));
-    expect(e.message).toContain('profiles.post.training');
+    const e = configError(mutated((c) => (c.profiles.base.training.lr = 0.01)));
+    expect(e.message).toContain('profiles.base.training');
     expect(e.message).toContain('unknown field "lr"');
   });
 
-  it('warmupSteps >= steps is rejected at profiles.post.training.warmupSteps', () => {
-    for (const w of [50_000, 60_000]) {
-      const e = configError(mutated((c) => (c.profiles.post.training.warmupSteps = w)));
-      expect(e.message).toContain('profiles.post.training.warmupSteps');
+  it('warmupSteps >= steps is rejected at profiles.base.training.warmupSteps', () => {
+    for (const w of [1000, 2000]) {
+      const e = configError(mutated((c) => (c.profiles.base.training.warmupSteps = w)));
+      expect(e.message).toContain('profiles.base.training.warmupSteps');
       expect(e.message).toContain('warmupSteps < steps');
     }
   });
 
   it('"extends" naming a missing profile is an error naming that profile', () => {
-    const e = configError(mutated((c) => (c.profiles.quick.extends = 'postt')));
-    expect(e.message).toContain('profiles.quick.extends');
-    expect(e.message).toContain('"postt"');
+    const e = configError(mutated((c) => (c.profiles.child.extends = 'basse')));
+    expect(e.message).toContain('profiles.child.extends');
+    expect(e.message).toContain('"basse"');
   });
 
   it('a cycle of "extends" is an error', () => {
-    const e = configError(mutated((c) => (c.profiles.post.extends = 'paper')));
+    const e = configError(mutated((c) => (c.profiles.base.extends = 'seeds')));
     expect(e.message).toContain('cycle');
   });
 
-  it('a field set wrongly in "quick" (which extends "post") is reported at profiles.quick', () => {
-    const e = configError(mutated((c) => (c.profiles.quick.training.peakLearningRate = -1)));
-    expect(e.message).toContain('experiment.json: profiles.quick.training.peakLearningRate');
-    expect(e.message).not.toContain('profiles.post.');
-    const e2 = configError(mutated((c) => (c.profiles.quick.data.sparsity = 2)));
-    expect(e2.message).toContain('profiles.quick.data.sparsity');
+  it('a field set wrongly in "child" (which extends "base") is reported at profiles.child', () => {
+    const e = configError(mutated((c) => (c.profiles.child.training.peakLearningRate = -1)));
+    expect(e.message).toContain('experiment.json: profiles.child.training.peakLearningRate');
+    expect(e.message).not.toContain('profiles.base.');
+    const e2 = configError(mutated((c) => (c.profiles.child.data.sparsity = 2)));
+    expect(e2.message).toContain('profiles.child.data.sparsity');
   });
 
-  it('a cross-field error made by a child profile is reported there (quick: warmupSteps 4000 with its steps 4000)', () => {
-    const e = configError(mutated((c) => (c.profiles.quick.training.warmupSteps = 4000)));
-    expect(e.message).toContain('profiles.quick.training.warmupSteps');
+  it('a cross-field error made by a child profile is reported there (child: warmupSteps 400 with its steps 400)', () => {
+    const e = configError(mutated((c) => (c.profiles.child.training.warmupSteps = 400)));
+    expect(e.message).toContain('profiles.child.training.warmupSteps');
   });
 
   it('a runOverride whose T is not in datasetSizes is an error', () => {
-    const e = configError(mutated((c) => (c.profiles.post.runOverrides = [{ T: 7, training: { steps: 60_000 } }])));
-    expect(e.message).toContain('profiles.post.runOverrides.0.T');
+    const e = configError(mutated((c) => (c.profiles.base.runOverrides = [{ T: 7, training: { steps: 60_000 } }])));
+    expect(e.message).toContain('profiles.base.runOverrides.0.T');
     expect(e.message).toContain('found 7');
   });
 
   it('a runOverride with an unknown training field is an error naming it', () => {
-    const e = configError(mutated((c) => (c.profiles.post.runOverrides = [{ T: 1000, training: { stepz: 10 } }])));
-    expect(e.message).toContain('profiles.post.runOverrides.0.training');
+    const e = configError(mutated((c) => (c.profiles.base.runOverrides = [{ T: 1000, training: { stepz: 10 } }])));
+    expect(e.message).toContain('profiles.base.runOverrides.0.training');
     expect(e.message).toContain('stepz');
   });
 
   it('a runOverride with an invalid training value is an error at its path', () => {
-    const e = configError(mutated((c) => (c.profiles.post.runOverrides = [{ T: 1000, training: { steps: 1 } }])));
-    expect(e.message).toContain('profiles.post.runOverrides.0.training.steps');
+    const e = configError(mutated((c) => (c.profiles.base.runOverrides = [{ T: 1000, training: { steps: 1 } }])));
+    expect(e.message).toContain('profiles.base.runOverrides.0.training.steps');
   });
 
   it('a defaultProfile that names no profile is an error', () => {
@@ -179,8 +190,8 @@ describe('parseExperiment rejects bad configurations with a ConfigError naming f
   });
 
   it('a duplicate dataset size is an error', () => {
-    const e = configError(mutated((c) => c.profiles.post.datasetSizes.push(30)));
-    expect(e.message).toContain('profiles.post.datasetSizes');
+    const e = configError(mutated((c) => c.profiles.base.datasetSizes.push(30)));
+    expect(e.message).toContain('profiles.base.datasetSizes');
   });
 });
 
@@ -192,7 +203,7 @@ describe('loadExperiment', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('rejects a file that is not JSON with a ConfigError containing "not valid JSON" and the file name', () => {
-    writeFileSync(join(dir, 'broken.json'), '{ "defaultProfile": "post", ');
+    writeFileSync(join(dir, 'broken.json'), '{ "defaultProfile": "base", ');
     const f = () => loadExperiment('broken.json', dir);
     expect(f).toThrow(ConfigError);
     expect(f).toThrow(/broken\.json: not valid JSON/);
@@ -205,15 +216,15 @@ describe('loadExperiment', () => {
   });
 
   it('reports errors of a loaded file under the name it was given', () => {
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify(mutated((c) => (c.profiles.post.training.steps = -5))));
-    expect(() => loadExperiment('bad.json', dir)).toThrow(/^bad\.json: profiles\.post\.training\.steps/);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(mutated((c) => (c.profiles.base.training.steps = -5))));
+    expect(() => loadExperiment('bad.json', dir)).toThrow(/^bad\.json: profiles\.base\.training\.steps/);
   });
 });
 
 describe('plan spec hashes', () => {
-  const base = parseExperiment(REAL, FILE);
+  const base = parseExperiment(fixtureExperiment(), FILE);
   const hashes = (exp: ReturnType<typeof parseExperiment>) => {
-    const plan = planProfile('post', exp.profiles.post);
+    const plan = planProfile('base', exp.profiles.base);
     return {
       runs: plan.runs.map((r) => [r.id, specHash(r.spec)] as const),
       datasets: [plan.testSet, ...plan.datasets].map((d) => [d.id, specHash(d.spec)] as const),
@@ -222,7 +233,7 @@ describe('plan spec hashes', () => {
   const before = hashes(base);
 
   it('are stable: planning the same profile twice gives the same hashes', () => {
-    expect(hashes(parseExperiment(structuredClone(REAL), FILE))).toEqual(before);
+    expect(hashes(parseExperiment(fixtureExperiment(), FILE))).toEqual(before);
   });
 
   it('canonicalJson ignores key order, so specHash does too', () => {
@@ -232,8 +243,8 @@ describe('plan spec hashes', () => {
   });
 
   it('a runOverride changing steps for T=1000 changes that run spec only', () => {
-    const exp = parseExperiment(mutated((c) => c.profiles.post.runOverrides.push({ T: 1000, training: { steps: 60_000 } })), FILE);
-    const plan = planProfile('post', exp.profiles.post);
+    const exp = parseExperiment(mutated((c) => c.profiles.base.runOverrides.push({ T: 1000, training: { steps: 60_000 } })), FILE);
+    const plan = planProfile('base', exp.profiles.base);
     expect(plan.runs.find((r) => r.T === 1000)!.spec.training.steps).toBe(60_000);
     const after = hashes(exp);
     const changed = after.runs.filter(([id, h], i) => before.runs[i][0] === id && before.runs[i][1] !== h).map(([id]) => id);
@@ -243,7 +254,7 @@ describe('plan spec hashes', () => {
   });
 
   it('changing training.weightDecay changes every run spec but no dataset spec', () => {
-    const after = hashes(parseExperiment(mutated((c) => (c.profiles.post.training.weightDecay = 0.02)), FILE));
+    const after = hashes(parseExperiment(mutated((c) => (c.profiles.base.training.weightDecay = 0.02)), FILE));
     expect(after.runs.length).toBe(before.runs.length);
     after.runs.forEach(([id, h], i) => {
       expect(id).toBe(before.runs[i][0]);
@@ -253,7 +264,7 @@ describe('plan spec hashes', () => {
   });
 
   it('changing data.sparsity changes every dataset spec and every run spec', () => {
-    const after = hashes(parseExperiment(mutated((c) => (c.profiles.post.data.sparsity = 0.98)), FILE));
+    const after = hashes(parseExperiment(mutated((c) => (c.profiles.base.data.sparsity = 0.98)), FILE));
     after.datasets.forEach(([, h], i) => expect(h).not.toBe(before.datasets[i][1]));
     after.runs.forEach(([, h], i) => expect(h).not.toBe(before.runs[i][1]));
   });
@@ -261,31 +272,31 @@ describe('plan spec hashes', () => {
 
 describe('errors name the profile where the mistake is written', () => {
   it('blames the child profile whose steps broke warmupSteps < steps', () => {
-    const e = configError(mutated((c) => (c.profiles.paper.training.steps = 2000)));
-    expect(e.message).toContain('profiles.paper.training.warmupSteps');
-    expect(e.message).not.toContain('profiles.post.');
+    const e = configError(mutated((c) => (c.profiles.seeds.training = { steps: 100 })));
+    expect(e.message).toContain('profiles.seeds.training.warmupSteps');
+    expect(e.message).not.toContain('profiles.base.');
   });
 
   it('reports an unknown field in the profile that contains it, whatever the order of profiles', () => {
-    const c = mutated((c) => (c.profiles.post.training.lr = 1));
-    const reordered = { ...c, profiles: { quick: c.profiles.quick, post: c.profiles.post, paper: c.profiles.paper } };
+    const c = mutated((c) => (c.profiles.base.training.lr = 1));
+    const reordered = { ...c, profiles: { child: c.profiles.child, base: c.profiles.base, seeds: c.profiles.seeds } };
     const e = configError(reordered);
-    expect(e.message).toContain('profiles.post.training.lr: unknown field "lr"');
-    expect(e.message).not.toContain('profiles.quick.training');
+    expect(e.message).toContain('profiles.base.training.lr: unknown field "lr"');
+    expect(e.message).not.toContain('profiles.child.training');
   });
 
   it("shows a run override's effective values when it breaks a rule between fields", () => {
-    const e = configError(mutated((c) => (c.profiles.post.runOverrides = [{ T: 1000, training: { steps: 1000 } }])));
-    expect(e.message).toContain('profiles.post.runOverrides.0.training.steps');
-    expect(e.message).toContain('warmupSteps (2500) < steps (1000)');
+    const e = configError(mutated((c) => (c.profiles.base.runOverrides = [{ T: 1000, training: { steps: 50 } }])));
+    expect(e.message).toContain('profiles.base.runOverrides.0.training.steps');
+    expect(e.message).toContain('warmupSteps (100) < steps (50) for run T1000-m2-s0');
   });
 
   it('reports the errors of every profile, not only the first broken one', () => {
     const e = configError(mutated((c) => {
-      c.profiles.post.data.sparsity = 2;
-      c.profiles.paper.model = { hiddenDims: [0] };
+      c.profiles.base.data.sparsity = 2;
+      c.profiles.seeds.model = { hiddenDims: [0] };
     }));
-    expect(e.message).toContain('profiles.post.data.sparsity');
-    expect(e.message).toContain('profiles.paper.model');
+    expect(e.message).toContain('profiles.base.data.sparsity');
+    expect(e.message).toContain('profiles.seeds.model');
   });
 });

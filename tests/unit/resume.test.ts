@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseExperiment } from '../../pipeline/config/load.ts';
@@ -10,13 +10,13 @@ import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
 import type { Engine } from '../../pipeline/engines/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { Rng } from '../../pipeline/prng/rng.ts';
+import { fixtureExperiment } from '../fixtures/experiment.ts';
 
 /** A training run stopped at any step and started again ends exactly where an uninterrupted run ends. */
-const REAL = JSON.parse(readFileSync(new URL('../../experiment.json', import.meta.url), 'utf8'));
 function runs(): RunPlan[] {
-  const c = structuredClone(REAL);
+  const c = fixtureExperiment();
   c.profiles.tiny = {
-    extends: 'quick', description: 'resume test',
+    extends: 'child', description: 'resume test',
     data: { features: 30, sparsity: 0.8 },
     training: { steps: 120, warmupSteps: 10, initsPerRun: 2, onlineBatchSize: 20, lossCurvePoints: 7 },
     datasetSizes: [12, 'infinity'],
