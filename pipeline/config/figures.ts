@@ -4,13 +4,20 @@ import { ConfigError, readConfigJson } from './load.ts';
 import { figureSources } from './layout.ts';
 import { specHash, type ProfilePlan, type RunPlan } from './plan.ts';
 
+/**
+ * The tables a figure can read, one row per: run (`runs`: its summary), feature vector (`features`),
+ * kept training example (`examples`), or either of the two with its `kind` ('feature' or 'example': `vectors`).
+ */
+export const Table = z.enum(['runs', 'features', 'examples', 'vectors']);
+export type Table = z.infer<typeof Table>;
+
 /** figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json. */
 export const FigureFile = z.strictObject({
   title: z.string(),
   description: z.string(),
   m: z.number().int().min(1),
   sizes: z.union([z.literal('all'), z.array(DatasetSize).min(1)]),
-  tables: z.array(z.enum(['runs', 'features', 'examples'])).min(1),
+  tables: z.array(Table).min(1),
 });
 export type FigureFile = z.infer<typeof FigureFile>;
 

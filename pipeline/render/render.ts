@@ -14,15 +14,16 @@ export async function renderVegaLite(spec: Record<string, unknown>, tables: Reco
   const vl = await import('vega-lite');
   const vega = await import('vega');
   const full = { ...spec, datasets: { ...(spec.datasets as object | undefined), ...tables } };
-  let vgSpec;
-  try {
-    vgSpec = vl.compile(full as never, { config: { ...theme, font: FONT_FAMILY } as never }).spec;
-  } catch (e) {
-    throw new ConfigError(`${specFile}: Vega-Lite cannot compile it (${(e as Error).message})`);
-  }
+  // One logger for Vega-Lite's compiler and Vega's runtime: every warning is reported with the spec's name.
   const warnings: string[] = [];
   const logger = vega.logger(vega.Warn);
   logger.warn = (...args: unknown[]) => { warnings.push(args.map(String).join(' ')); return logger; };
+  let vgSpec;
+  try {
+    vgSpec = vl.compile(full as never, { config: { ...theme, font: FONT_FAMILY } as never, logger }).spec;
+  } catch (e) {
+    throw new ConfigError(`${specFile}: Vega-Lite cannot compile it (${(e as Error).message})`);
+  }
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logger });
   await view.runAsync();
   const svg = await view.toSVG();
