@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential pkg-config python3 git libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev)
+# canvas compiles against Cairo and Pango; jekyll builds the fixture site and chromium opens pages in the tests.
+PKGS=(build-essential pkg-config python3 git libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev jekyll chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -36,8 +36,13 @@ export function figureSources(name: string, root = '.') {
 }
 export const themeFile = (root = '.') => posix.join(root, 'figures', 'theme.json');
 
+/** The files of a built figure in dist/<profile>/, by kind: <name>.svg, .png (2x) and .provenance.json. */
+export const FIGURE_FILES = { svg: '.svg', png: '.png', provenance: '.provenance.json' } as const;
+export type FigureFileKind = keyof typeof FIGURE_FILES;
+export const FIGURE_FILE_KINDS = Object.keys(FIGURE_FILES) as FigureFileKind[];
+
 /** A figure as built for a profile; `task` is where its Nx project lives. */
 export function figureOutputs(profile: string, name: string) {
   const base = `${profileDistDir(profile)}/${name}`;
-  return { task: `${profileDataDir(profile)}/figures/${name}`, svg: `${base}.svg`, png: `${base}.png`, provenance: `${base}.provenance.json` };
+  return { task: `${profileDataDir(profile)}/figures/${name}`, svg: base + FIGURE_FILES.svg, png: base + FIGURE_FILES.png, provenance: base + FIGURE_FILES.provenance };
 }

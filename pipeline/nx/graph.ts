@@ -10,7 +10,8 @@ import { codeInputs } from './code-inputs.ts';
 /**
  * The task graph, derived from experiment.json: for every profile, a project per data set
  * (target `data`), per run (`train`, `geometry`), per figure (`render`), and one named after
- * the profile (`build`); and `kernel:wasm`, the fast engine's WebAssembly.
+ * the profile (`build`: the gallery dist/<profile>/index.html and manifest.json); and
+ * `kernel:wasm`, the fast engine's WebAssembly.
  *
  * What keys each task's cache entry, so that an edit reruns what it can change and nothing else:
  * - its slice of the config: the hash of its spec is in its command (Nx hashes a task's options);
@@ -121,9 +122,15 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
         },
       };
     }
+    // The gallery and manifest: never cached, since the manifest records the commit the build ran at.
     projects[profileDataDir(name)] = {
       name, tags,
-      targets: { build: { executor: 'nx:noop', dependsOn: [{ projects: figureProjects, target: 'render' }], inputs: [], cache: false } },
+      targets: {
+        build: {
+          executor: 'nx:run-commands', options: { command: `node_modules/.bin/tsx pipeline/publish/gallery.ts --profile ${name}`, cwd: '{workspaceRoot}' },
+          dependsOn: [{ projects: figureProjects, target: 'render' }], cache: false, inputs: [],
+        },
+      },
     };
   }
   return projects;

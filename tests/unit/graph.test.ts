@@ -24,7 +24,7 @@ const target = (project: string, t: string) => {
   if (!p?.targets[t]) throw new Error(`no task ${project}:${t}`);
   return p.targets[t] as { inputs: unknown[]; outputs: string[]; dependsOn: unknown[]; options: { command: string }; parallelism?: boolean };
 };
-const fileInputs = (t: { inputs: unknown[] }) => t.inputs.filter((i): i is string => typeof i === 'string').map((i) => i.replace('{workspaceRoot}/', ''));
+const fileInputs = (t: { inputs?: unknown[] }) => (t.inputs ?? []).filter((i): i is string => typeof i === 'string').map((i) => i.replace('{workspaceRoot}/', ''));
 const upstreamGlobs = (t: { inputs: unknown[] }) => t.inputs.flatMap((i) => ((i as { dependentTasksOutputFiles?: string }).dependentTasksOutputFiles ?? []));
 const packages = (t: { inputs: unknown[] }) => t.inputs.flatMap((i) => ((i as { externalDependencies?: string[] }).externalDependencies ?? []));
 const plan = planProfile('base', parseExperiment(config, 'experiment.json').profiles.base);
@@ -95,6 +95,13 @@ describe('buildGraph', () => {
     expect(target('base-run-T1000-m2-s0', 'train').parallelism).toBe(true);
     expect(target('big-run-T1000-m2-s0', 'train').parallelism).toBe(false);
     expect(target('big-run-T30-m2-s0', 'train').parallelism).toBe(true);
+  });
+
+  it('writes the gallery after every figure of the profile, uncached (its manifest records the commit)', () => {
+    const build = target('base', 'build') as unknown as { options: { command: string }; dependsOn: unknown[]; cache: boolean };
+    expect(build.options.command).toContain('pipeline/publish/gallery.ts --profile base');
+    expect(build.dependsOn).toEqual([{ projects: ['base-figure-small-datasets'], target: 'render' }]);
+    expect(build.cache).toBe(false);
   });
 
   it('renders a figure after the geometry of exactly its runs', () => {

@@ -1,0 +1,172 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
+import { loadFigure } from '../config/figures.ts';
+import { FIGURE_FILES, FIGURE_FILE_KINDS, profileDistDir, type FigureFileKind } from '../config/layout.ts';
+import { FormatError } from '../format/error.ts';
+import { readJson, writeJsonAtomic } from '../format/json.ts';
+import { writeFileAtomic } from '../format/atomic.ts';
+import { escapeHtml, gitCommit, href, sha256 } from './shared.ts';
+
+/**
+ * The gallery of a built profile: dist/<profile>/index.html, a static page (no JavaScript, relative
+ * links only, so it works from a file and from any static host) with every figure of the profile in
+ * the profile's order, and dist/<profile>/manifest.json, the figures' files and their SHA-256.
+ *
+ *   tsx pipeline/publish/gallery.ts [--profile P] [--config experiment.json]
+ *
+ * It reads: the profile's figure list (experiment.json), each figure's built files in dist/<profile>/
+ * (<name>.svg, .png, .provenance.json), figures/<name>/figure.json (title and caption), and
+ * `git rev-parse HEAD` (the manifest's `commit`). Nothing else: no clock, no locale.
+ */
+
+interface Provenance {
+  profile: string;
+  spec: string;
+  figureFile: string;
+  theme: string;
+  runs: { run: string; spec: string }[];
+}
+
+function readProvenance(file: string): Provenance {
+  const p = readJson(file) as Partial<Provenance>;
+  if (typeof p !== 'object' || p === null || typeof p.profile !== 'string' || !Array.isArray(p.runs))
+    throw new FormatError(file, 'not a figure provenance file (expected "profile" and "runs")');
+  return p as Provenance;
+}
+
+/** The size the SVG declares on its root element, for the <img> (so the page does not jump while it loads). */
+function svgSize(svg: string): { width: string; height: string } | null {
+  const root = /<svg\b[^>]*>/.exec(svg.slice(0, 4000))?.[0] ?? '';
+  const width = /\swidth="(\d+(?:\.\d+)?)"/.exec(root)?.[1];
+  const height = /\sheight="(\d+(?:\.\d+)?)"/.exec(root)?.[1];
+  return width && height ? { width, height } : null;
+}
+
+export interface GalleryOptions {
+  /** The profile whose figures are in `distDir`; every provenance file must name it. */
+  profile: string;
+  /** The profile's figures, in the order the page shows them. */
+  figures: string[];
+  /** The workspace: where figures/<name>/figure.json are read and git is asked. Default: the current directory. */
+  root?: string;
+  /** The manifest's `commit`; default: `git rev-parse HEAD` in `root` (null when git does not answer). */
+  commit?: string | null;
+}
+
+export interface Manifest {
+  profile: string;
+  commit: string | null;
+  figures: { name: string; title: string; files: Record<FigureFileKind, { file: string; sha256: string }> }[];
+}
+
+const STYLE = `
+body { font: 16px/1.5 "DejaVu Sans", system-ui, sans-serif; color: #222; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; }
+header p, nav { color: #555; }
+nav a { margin-right: 1rem; }
+figure { margin: 3rem 0; }
+figure h2 { font-size: 1.25rem; margin: 0 0 .5rem; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { margin: .5rem 0; max-width: 50rem; }
+details { font-size: .85rem; color: #444; }
+details table { border-collapse: collapse; margin: .5rem 0; }
+details td, details th { padding: .1rem .75rem .1rem 0; text-align: left; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
+`;
+
+function figureSection(name: string, title: string, description: string, svg: string, prov: Provenance): string {
+  const size = svgSize(svg);
+  const dims = size ? ` width="${size.width}" height="${size.height}"` : '';
+  const f = (kind: FigureFileKind) => href(name + FIGURE_FILES[kind]);
+  const runs = prov.runs.map((r) => `<tr><td><code>${escapeHtml(r.run)}</code></td><td><code>${escapeHtml(r.spec)}</code></td></tr>`).join('\n');
+  return `<figure id="${escapeHtml(name)}">
+<h2>${escapeHtml(title)}</h2>
+<a href="${f('png')}"><img src="${f('svg')}"${dims} alt="${escapeHtml(title)}"></a>
+<figcaption>${escapeHtml(description)}</figcaption>
+<details><summary>Provenance</summary>
+<p>Profile <code>${escapeHtml(prov.profile)}</code>; spec <code>${escapeHtml(prov.spec)}</code>, figure file <code>${escapeHtml(prov.figureFile)}</code>, theme <code>${escapeHtml(prov.theme)}</code>.
+Files: <a href="${f('svg')}">SVG</a>, <a href="${f('png')}">PNG (2x)</a>, <a href="${f('provenance')}">provenance</a>.</p>
+<table><thead><tr><th>run</th><th>spec hash</th></tr></thead><tbody>
+${runs}
+</tbody></table>
+</details>
+</figure>`;
+}
+
+/** Writes dist/<profile>/index.html and manifest.json for the figures already built in `distDir`. */
+export function writeGallery(distDir: string, options: GalleryOptions): { index: string; manifest: string } {
+  const root = options.root ?? '.';
+  const sections: string[] = [];
+  const entries: Manifest['figures'] = [];
+  for (const name of options.figures) {
+    const files = Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, join(distDir, name + FIGURE_FILES[k])])) as Record<FigureFileKind, string>;
+    for (const file of Object.values(files))
+      if (!existsSync(file)) throw new FormatError(file, `missing: figure ${name} is not built (npm run build -- ${options.profile})`);
+    const prov = readProvenance(files.provenance);
+    if (prov.profile !== options.profile) throw new FormatError(files.provenance, `is a figure of profile ${prov.profile}, not ${options.profile}`);
+    const figure = loadFigure(name, root);
+    const bytes = Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, readFileSync(files[k])])) as Record<FigureFileKind, Buffer>;
+    sections.push(figureSection(name, figure.title, figure.description, bytes.svg.toString('utf8'), prov));
+    entries.push({
+      name, title: figure.title,
+      files: Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, { file: name + FIGURE_FILES[k], sha256: sha256(bytes[k]) }])) as Manifest['figures'][number]['files'],
+    });
+  }
+  const profile = escapeHtml(options.profile);
+  const nav = options.figures.map((n, i) => `<a href="#${escapeHtml(n)}">${escapeHtml(entries[i].title)}</a>`).join('\n');
+  const page = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>Superposition, Memorization, and Double Descent: figures (${profile})</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<h1>Superposition, Memorization, and Double Descent: the figures</h1>
+<p>Profile <code>${profile}</code>, ${entries.length} figure${entries.length === 1 ? '' : 's'}, rebuilt deterministically from the pipeline's runs. Each image links to its PNG (2x); <a href="manifest.json">manifest.json</a> lists every file with its SHA-256.</p>
+</header>
+<nav>
+${nav}
+</nav>
+${sections.join('\n')}
+</body>
+</html>
+`;
+  const manifest: Manifest = {
+    profile: options.profile,
+    commit: options.commit !== undefined ? options.commit : gitCommit(root),
+    figures: [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  };
+  const out = { index: join(distDir, 'index.html'), manifest: join(distDir, 'manifest.json') };
+  writeFileAtomic(out.index, page);
+  writeJsonAtomic(out.manifest, manifest);
+  return out;
+}
+
+function main(argv: string[]): number {
+  try {
+    let values;
+    try {
+      ({ values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE } }, strict: true }));
+    } catch (e) {
+      throw new ConfigError(`${(e as Error).message}\nusage: tsx pipeline/publish/gallery.ts [--profile P] [--config experiment.json]`);
+    }
+    const { name, profile } = selectProfile(loadExperiment(values.config), values.profile);
+    const out = writeGallery(profileDistDir(name), { profile: name, figures: profile.figures });
+    process.stderr.write(`[${name}] gallery of ${profile.figures.length} figures -> ${out.index}, ${out.manifest}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof FormatError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(main(process.argv.slice(2)));
