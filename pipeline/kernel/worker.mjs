@@ -1,34 +1,30 @@
-// A worker thread of the fast engine: waits for a step, computes its share of the chunks'
-// gradients into shared memory, reports done. Which thread computes a chunk never changes
-// the chunk's result, and the chunks are summed in chunk order by the main thread, so the
-// outcome is the same for any number of threads.
+// A worker thread of the fast engine (started by thread-pool.ts): waits to be woken, runs the
+// kernel calls the main thread assigned to it, reports done. The call table, the slot names
+// and this thread's index all come in workerData: this file computes no bound or offset.
+// Which thread computes a chunk never changes the chunk's result, and the main thread sums
+// the chunks in chunk order, so the outcome is the same for any number of threads.
 import { workerData } from 'node:worker_threads';
 
-const { module, memory, control, index } = workerData;
+const { module, memory, index, sync, slot, command, calls, arity, owner, losses } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('kernel abort'); } } });
 const { chunkGradient } = instance.exports;
-const sync = new Int32Array(control, 0, 16); // [generation, pending, command, failed]
-const args = new Float64Array(control, 64, 24);
+const wake = slot.wake + index; // bumped by the main thread for each step this thread takes part in
 
 const SPIN = 200_000; // polls before sleeping: the next step usually starts within microseconds
-let seen = 0;
+let seen = 0; // the word's initial value: a step planned before this thread started still runs
 for (;;) {
-  for (let i = 0; i < SPIN && Atomics.load(sync, 0) === seen; i++);
-  while (Atomics.load(sync, 0) === seen) Atomics.wait(sync, 0, seen, 10); // short slices: never asleep for good
-  seen = Atomics.load(sync, 0);
-  if (Atomics.load(sync, 2) === 0) break;
+  for (let i = 0; i < SPIN && Atomics.load(sync, wake) === seen; i++);
+  while (Atomics.load(sync, wake) === seen) Atomics.wait(sync, wake, seen, 10); // short slices: never asleep for good
+  seen = Atomics.load(sync, wake);
+  if (Atomics.load(sync, slot.command) === command.exit) break;
   try {
-    const [threads, chunks, T, P, G, stride, nPad, m, rowPtr, col, val, scratch, lossPtr, withLoss] = args;
-    const losses = new Float64Array(memory.buffer, lossPtr, chunks);
-    for (let c = index; c < chunks; c += threads) {
-      const t0 = Math.floor((c * T) / chunks);
-      const t1 = Math.floor(((c + 1) * T) / chunks);
-      losses[c] = chunkGradient(P, G + stride * c, nPad, m, rowPtr, col, val, t0, t1, scratch + index * 1024, withLoss === 1);
+    for (let c = 0; c < owner.length; c++) {
+      if (owner[c] === index) losses[c] = chunkGradient(...calls.subarray(c * arity, (c + 1) * arity));
     }
   } catch (e) {
     // The main thread is blocked waiting for us: tell it, rather than die silently.
-    Atomics.store(sync, 3, 1);
+    Atomics.store(sync, slot.failed, 1);
     process.stderr.write(`fast engine worker ${index}: ${e && e.stack ? e.stack : e}\n`);
   }
-  if (Atomics.sub(sync, 1, 1) === 1) Atomics.notify(sync, 1);
+  if (Atomics.sub(sync, slot.pending, 1) === 1) Atomics.notify(sync, slot.pending);
 }

@@ -4,33 +4,49 @@
 // pipeline/optim/adamw.ts does. No fused multiply-add and no relaxed SIMD: every operation
 // is an IEEE float32 operation, so the result is the same bits on every machine.
 //
-// Memory (byte offsets into a shared memory laid out by pipeline/kernel/fast-engine.ts):
+// Memory (byte offsets into a shared memory laid out by pipeline/kernel/session-memory.ts):
 //   params P, gradients G, moments M and V: [W row 0 | ... | W row m-1 | b], each row nPad
 //   float32 (features padded to a multiple of 4 with W = 0, b = 0, which stay 0).
-//   Points: CSR rowPtr (u32), col (u32), val (f32).
+//   Points: CSR rowPtr (u32), col (u32), val (f32). Scratch: scratchBytes(m) per thread.
+
+/**
+ * Scratch of one point, at h: h (m floats), dL/dh (m floats) at h + 4m, then m lane
+ * accumulators of denseM (16 bytes each) at h + lanesAt(m), 16-aligned.
+ */
+@inline function lanesAt(m: i32): usize {
+  return (<usize>m * 8 + 15) & ~<usize>15;
+}
+@inline function slotBytes(m: i32): usize {
+  return lanesAt(m) + (<usize>m << 4);
+}
+
+/** Bytes of scratch chunkGradient uses at `h`: two points' slots. The host asks for it, so the two never disagree. */
+export function scratchBytes(m: i32): i32 {
+  return <i32>(slotBytes(m) * 2);
+}
 
 /**
  * Loss and gradient of points t0..t1-1, written into G (overwritten); returns the summed
- * squared error (not divided by T). G holds the gradient divided by `scale` = 2/T: the
- * factor is applied once, when the chunks are reduced. `h` is scratch (see SCRATCH).
+ * squared error (not divided by T). G holds the gradient divided by 2/T: the factor is
+ * applied once, when the chunks are reduced. `h`: scratchBytes(m) bytes of scratch.
  *
  * The dense pass over features treats x as 0: then x' - x = ReLU(z) and the gradient of
  * the squared error wrt z is 2 ReLU(z), with no branch. The few active features are
- * corrected after it. Points go two at a time, sharing the loads of W and b and the
- * read-modify-write of G. (Skipping blocks where ReLU is 0 was measured slower: the
- * branch costs more than it saves, since trained models keep many features active.)
+ * corrected after it. For m = 2, points go two at a time, sharing the loads of W and b and
+ * the read-modify-write of G; other m take the same pairs with one dense pass per point
+ * (the order of the additions into G is part of the result). (Skipping blocks where ReLU
+ * is 0 was measured slower: the branch costs more than it saves, since trained models keep
+ * many features active.)
  * ReLU is f32x4.pmax(0, z): one instruction on x86 and ARM, where f32x4.max's NaN and
  * signed-zero rules cost several (measured: the whole pass 1.5x faster). The two agree
  * except for NaN, which pmax maps to 0; the trainer checks the parameters themselves.
- * With `withLoss` false the dense loss is not
- * accumulated (the returned value is then meaningless); training asks for it only at
- * the steps its loss curve samples.
+ * With `withLoss` false the m = 2 dense pass skips the loss (the returned value is then
+ * meaningless); training asks for it only at the steps its loss curve samples.
  */
 export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize, withLoss: bool): f64 {
   const rowBytes = <usize>nPad << 2;
   memory.fill(G, 0, rowBytes * <usize>(m + 1));
-  // Scratch: point a's h (m floats) and dL/dh (m floats) at h, point b's at h + SLOT.
-  const hb = h + SLOT;
+  const hb = h + slotBytes(m); // the second point's scratch
   let total: f64 = 0;
   let t = t0;
   if (m == 2) {
@@ -59,9 +75,6 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   }
   return total;
 }
-
-/** Bytes of scratch per point (h and dL/dh for m <= 16, then lane accumulators). */
-const SLOT: usize = 512;
 
 /** h = W x_t over the active features, into h[0..m). */
 @inline function hidden(P: usize, rowBytes: usize, m: i32, rowPtr: usize, col: usize, val: usize, t: i32, h: usize): void {
@@ -218,7 +231,7 @@ const SLOT: usize = 512;
 function denseM(P: usize, G: usize, rowBytes: usize, m: i32, h: usize): f64 {
   const zero = f32x4.splat(0);
   const bP = P + rowBytes * <usize>m, bG = G + rowBytes * <usize>m;
-  const a = h + 128; // m lane accumulators (m <= 16, 16 bytes each)
+  const a = h + lanesAt(m); // m lane accumulators
   memory.fill(a, 0, <usize>m << 4);
   let l = zero;
   for (let o: usize = 0; o < rowBytes; o += 16) {

@@ -1,0 +1,93 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { referenceEngine } from '../../pipeline/engines/reference.ts';
+import { createFastEngine, chunkCount } from '../../pipeline/kernel/fast-engine.ts';
+import { threadsForStep, type OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import { generatePoints } from '../../pipeline/data/generate.ts';
+import { xavierNormalInit } from '../../pipeline/model/init.ts';
+import { Rng } from '../../pipeline/prng/rng.ts';
+import type { Params } from '../../pipeline/model/toy-model.ts';
+import type { SparsePoints } from '../../pipeline/data/points.ts';
+
+/**
+ * The fast engine at every hidden size the config allows (m in 1..64: the kernel's scratch grows
+ * with m), and its threads: the same bits however many there are, also when a step has fewer
+ * chunks than the engine has threads. Tolerances as in engines.test.ts.
+ */
+const OPT: OptimiserSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decayBias: true };
+
+/** Points at S = 0.8 and an init with some ReLUs on, some off, all drawn from `label`. */
+function setup(n: number, m: number, T: number, label: string, sparsity = 0.8) {
+  const stream = (part: string) => Rng.fromLabel(`fast-engine/${label}/${part}`);
+  const init = xavierNormalInit(n, m, stream('W'));
+  const rb = stream('b');
+  init.b = init.b.map(() => (rb.uniform() - 0.5) * 0.2);
+  return { init, x: generatePoints({ n, sparsity }, T, stream('x')) };
+}
+
+const largest = (...xs: Float64Array[]) => Math.max(...xs.map((a) => a.reduce((s, v) => Math.max(s, Math.abs(v)), 0)));
+const gap = (a: Float64Array, b: Float64Array) => largest(a.map((v, i) => v - b[i]));
+const bytesOf = (p: Params) => Buffer.concat([p.W, p.b].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
+
+const fast = await createFastEngine(2);
+afterAll(() => fast.close());
+
+describe('the fast engine agrees with the reference for every m', () => {
+  for (const m of [1, 3, 16, 17, 33, 64]) {
+    it(`m = ${m}: loss, gradient, and parameters after 20 steps`, async () => {
+      const { init, x } = setup(37, m, 21, `agree/${m}`);
+      const ref = await referenceEngine.open(init, OPT);
+      const s = await fast.open(init, OPT);
+      try {
+        const a = ref.gradient(x), b = s.gradient(x);
+        expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
+        const scale = largest(a.grad.W, a.grad.b);
+        expect(gap(a.grad.W, b.grad.W)).toBeLessThan(1e-4 * scale);
+        expect(gap(a.grad.b, b.grad.b)).toBeLessThan(1e-4 * scale);
+        for (let step = 0; step < 20; step++) {
+          const la = ref.step(x, 1e-2), lb = s.step(x, 1e-2);
+          expect(Math.abs(la - lb) / la, `loss at step ${step}`).toBeLessThan(1e-3);
+        }
+        const pa = ref.params(), pb = s.params();
+        expect(gap(pa.W, pb.W)).toBeLessThan(2e-3);
+        expect(gap(pa.b, pb.b)).toBeLessThan(2e-3);
+      } finally {
+        await s.dispose();
+      }
+    });
+  }
+});
+
+/** Params and step losses after `steps` steps on an engine with `threads` threads. */
+async function train(threads: number, init: Params, x: SparsePoints, steps: number) {
+  const e = await createFastEngine(threads);
+  try {
+    const s = await e.open(init, OPT);
+    const losses = Array.from({ length: steps }, () => s.step(x, 1e-2));
+    const params = bytesOf(s.params());
+    await s.dispose();
+    return { params, losses };
+  } finally {
+    await e.close();
+  }
+}
+
+describe('the fast engine gives the same bits on any number of threads', () => {
+  for (const m of [33, 64]) {
+    it(`m = ${m}, 1 and 2 threads`, async () => {
+      const { init, x } = setup(1000, m, 200, `threads/${m}`);
+      expect(threadsForStep(2, x.count * x.n)).toBe(2); // the step really is split
+      const one = await train(1, init, x, 5), two = await train(2, init, x, 5);
+      expect(two.params.equals(one.params)).toBe(true);
+      expect(two.losses).toEqual(one.losses);
+    });
+  }
+
+  it('with more threads than the step has chunks', async () => {
+    const { init, x } = setup(4000, 2, 40, 'few-chunks', 0.9);
+    expect(chunkCount(x.count)).toBe(5);
+    expect(threadsForStep(8, x.count * x.n)).toBe(8);
+    const one = await train(1, init, x, 5), eight = await train(8, init, x, 5);
+    expect(eight.params.equals(one.params)).toBe(true);
+    expect(eight.losses).toEqual(one.losses);
+  });
+});
