@@ -10,8 +10,15 @@
 //   Points: CSR rowPtr (u32), col (u32), val (f32). Scratch: scratchBytes(m) per thread.
 
 /**
+ * Features of one tile of the blocked dense pass (denseBlocked), in bytes: 512 features. A
+ * tile's z (two points) and its rows of W and G stay in the L1 cache between the passes
+ * over it. The tile changes no result: every sum runs over the features in the same order.
+ */
+const TILE: usize = 2048;
+
+/**
  * Scratch of one point, at h: h (m floats), dL/dh (m floats) at h + 4m, then m lane
- * accumulators of denseM (16 bytes each) at h + lanesAt(m), 16-aligned.
+ * accumulators of dL/dh (16 bytes each) at h + lanesAt(m), 16-aligned.
  */
 @inline function lanesAt(m: i32): usize {
   return (<usize>m * 8 + 15) & ~<usize>15;
@@ -20,9 +27,13 @@
   return lanesAt(m) + (<usize>m << 4);
 }
 
-/** Bytes of scratch chunkGradient uses at `h`: two points' slots. The host asks for it, so the two never disagree. */
+/**
+ * Bytes of scratch chunkGradient uses at `h`: two points' slots, then denseBlocked's z (or
+ * r) of one tile for each of the two points, then its two loss accumulators. The host asks
+ * for it, so the two never disagree.
+ */
 export function scratchBytes(m: i32): i32 {
-  return <i32>(slotBytes(m) * 2);
+  return <i32>(slotBytes(m) * 2 + TILE * 2 + 32);
 }
 
 /**
@@ -32,15 +43,16 @@ export function scratchBytes(m: i32): i32 {
  *
  * The dense pass over features treats x as 0: then x' - x = ReLU(z) and the gradient of
  * the squared error wrt z is 2 ReLU(z), with no branch. The few active features are
- * corrected after it. For m = 2, points go two at a time, sharing the loads of W and b and
- * the read-modify-write of G; other m take the same pairs with one dense pass per point
- * (the order of the additions into G is part of the result). (Skipping blocks where ReLU
- * is 0 was measured slower: the branch costs more than it saves, since trained models keep
- * many features active.)
+ * corrected after it. Points go two at a time, sharing the loads of W and b and the
+ * read-modify-write of G; a chunk's odd last point goes alone. m = 2 has its own passes
+ * with everything in locals (dense2x2, hidden2, correctAndEncode2); every other m takes the
+ * blocked pass (denseBlocked), whose cost grows as m. (The order of the additions into G is
+ * part of the result.) (Skipping blocks where ReLU is 0 was measured slower: the branch
+ * costs more than it saves, since trained models keep many features active.)
  * ReLU is f32x4.pmax(0, z): one instruction on x86 and ARM, where f32x4.max's NaN and
  * signed-zero rules cost several (measured: the whole pass 1.5x faster). The two agree
  * except for NaN, which pmax maps to 0; the trainer checks the parameters themselves.
- * With `withLoss` false the m = 2 dense pass skips the loss (the returned value is then
+ * With `withLoss` false the dense pass skips the loss (the returned value is then
  * meaningless); training asks for it only at the steps its loss curve samples.
  */
 export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usize, col: usize, val: usize, t0: i32, t1: i32, h: usize, withLoss: bool): f64 {
@@ -61,7 +73,7 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   for (; t + 1 < t1; t += 2) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
-    total += denseM(P, G, rowBytes, m, h) + denseM(P, G, rowBytes, m, hb);
+    total += densePair(P, G, rowBytes, m, h, hb, withLoss);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
     encode(G, rowBytes, m, rowPtr, col, val, t, h);
@@ -69,7 +81,7 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   }
   if (t < t1) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
-    total += denseM(P, G, rowBytes, m, h);
+    total += denseOne(P, G, rowBytes, m, h, hb, withLoss);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     encode(G, rowBytes, m, rowPtr, col, val, t, h);
   }
@@ -227,28 +239,189 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   return <f64>hsum(la) + <f64>hsum(lb);
 }
 
-/** The dense pass of one point for any m; leaves dL/dh (dense share, unscaled) at h + 4m. */
-function denseM(P: usize, G: usize, rowBytes: usize, m: i32, h: usize): f64 {
+// ---- The blocked dense pass, for every m but 2 ----
+//
+// For each tile of features, rows of W in blocks:
+//   1. z = b + W^T h, four rows (then two, then one) at a time, into the tile's z buffers;
+//   2. the last rows (two, or one when m = 1) fused with ReLU: z += their terms, r = ReLU(z)
+//      written over z, the loss, the bias gradient, and G and dL/dh of these rows;
+//   3. the other rows, two at a time: G += r h^T and dL/dh += r W.
+// Every loop keeps its few accumulators, its h's and its row pointers in registers: with the
+// general-m pass that held m accumulators in memory, the cost grew much faster than m. Rows
+// go two at a time in 3 (four were measured slower: they do not fit in the 16 registers);
+// z goes four at a time in 1 (fewer round trips through the z buffers). z adds the rows in
+// order k = 0..m-1, as correct() does, so both see the same z. dL/dh sums by lane over all
+// features in order (tile after tile), then across lanes with hsum. `two` false: the point
+// at ha alone (the chunk's odd last point); the b half of every loop drops out when inlined.
+
+/** a + r * w. */
+@inline function fold(a: v128, r: v128, w: v128): v128 {
+  return f32x4.add(a, f32x4.mul(r, w));
+}
+
+/**
+ * Step 1 for `rows` (1, 2 or 4) rows of W starting at W (this tile), h's at ha and hb:
+ * zA = srcA + sum of the rows' w h_k, in order; zB (at zA + TILE) likewise from srcB.
+ */
+@inline function zRows(W: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, srcA: usize, srcB: usize, zA: usize, len: usize, two: bool): void {
+  const a0 = v128.load32_splat(ha), b0 = v128.load32_splat(hb);
+  const a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0, b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
+  const a2 = rows > 2 ? v128.load32_splat(ha, 8) : a0, b2 = rows > 2 ? v128.load32_splat(hb, 8) : b0;
+  const a3 = rows > 2 ? v128.load32_splat(ha, 12) : a0, b3 = rows > 2 ? v128.load32_splat(hb, 12) : b0;
+  const W1 = W + rowBytes, W2 = W1 + rowBytes, W3 = W2 + rowBytes;
+  for (let i: usize = 0; i < len; i += 16) {
+    const w0 = v128.load(W + i);
+    const w1 = rows > 1 ? v128.load(W1 + i) : w0;
+    const w2 = rows > 2 ? v128.load(W2 + i) : w0, w3 = rows > 2 ? v128.load(W3 + i) : w0;
+    v128.store(zA + i, zFold(v128.load(srcA + i), rows, w0, a0, w1, a1, w2, a2, w3, a3));
+    if (two) v128.store(zA + i, zFold(v128.load(srcB + i), rows, w0, b0, w1, b1, w2, b2, w3, b3), TILE);
+  }
+}
+
+/** z + w0 h0 (+ w1 h1 (+ w2 h2 + w3 h3)), left to right, for 1, 2 or 4 rows. */
+@inline function zFold(z: v128, rows: i32, w0: v128, h0: v128, w1: v128, h1: v128, w2: v128, h2: v128, w3: v128, h3: v128): v128 {
+  z = fold(z, w0, h0);
+  if (rows > 1) z = fold(z, w1, h1);
+  if (rows > 2) z = fold(fold(z, w2, h2), w3, h3);
+  return z;
+}
+
+/**
+ * Step 2 for the last `rows` (1 or 2) rows of W (this tile at W, its G at G): adds their
+ * terms to z (srcA, srcB), writes r = ReLU(z) to rA and rA + TILE, adds the loss into
+ * `loss` (two lane vectors), r into the bias gradient bG, and this rows' r h^T into G and
+ * r W into their dL/dh lanes at A and B. m = 2's dense2x2 with z coming in and r going out.
+ */
+@inline function lastRows(W: usize, G: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, srcA: usize, srcB: usize, rA: usize, bG: usize, len: usize, A: usize, B: usize, loss: usize, two: bool, withLoss: bool): void {
   const zero = f32x4.splat(0);
-  const bP = P + rowBytes * <usize>m, bG = G + rowBytes * <usize>m;
-  const a = h + lanesAt(m); // m lane accumulators
-  memory.fill(a, 0, <usize>m << 4);
-  let l = zero;
-  for (let o: usize = 0; o < rowBytes; o += 16) {
-    let z = v128.load(bP + o);
-    for (let k = 0; k < m; k++) z = f32x4.add(z, f32x4.mul(v128.load(P + rowBytes * <usize>k + o), f32x4.splat(load<f32>(h + (<usize>k << 2)))));
-    const r = f32x4.pmax(zero, z);
-    l = f32x4.add(l, f32x4.mul(r, r));
-    v128.store(bG + o, f32x4.add(v128.load(bG + o), r));
-    for (let k = 0; k < m; k++) {
-      const gw = G + rowBytes * <usize>k + o;
-      v128.store(gw, f32x4.add(v128.load(gw), f32x4.mul(r, f32x4.splat(load<f32>(h + (<usize>k << 2))))));
-      const ak = a + (<usize>k << 4);
-      v128.store(ak, f32x4.add(v128.load(ak), f32x4.mul(r, v128.load(P + rowBytes * <usize>k + o))));
+  const a0 = v128.load32_splat(ha), a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0;
+  const b0 = v128.load32_splat(hb), b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
+  const W1 = W + rowBytes, G1 = G + rowBytes;
+  let ga0 = v128.load(A), ga1 = v128.load(A, 16), gb0 = v128.load(B), gb1 = v128.load(B, 16);
+  let la = v128.load(loss), lb = v128.load(loss, 16);
+  for (let i: usize = 0; i < len; i += 16) {
+    const w0 = v128.load(W + i), w1 = rows > 1 ? v128.load(W1 + i) : w0;
+    const ra = f32x4.pmax(zero, zFold(v128.load(srcA + i), rows, w0, a0, w1, a1, w0, a0, w0, a0));
+    const rb = two ? f32x4.pmax(zero, zFold(v128.load(srcB + i), rows, w0, b0, w1, b1, w0, b0, w0, b0)) : zero;
+    v128.store(rA + i, ra);
+    if (two) v128.store(rA + i, rb, TILE);
+    if (withLoss) {
+      la = fold(la, ra, ra);
+      if (two) lb = fold(lb, rb, rb);
+    }
+    v128.store(bG + i, two ? f32x4.add(f32x4.add(v128.load(bG + i), ra), rb) : f32x4.add(v128.load(bG + i), ra));
+    gradStep(G + i, rowBytes, rows, ra, rb, a0, a1, b0, b1, two);
+    ga0 = fold(ga0, ra, w0);
+    if (rows > 1) ga1 = fold(ga1, ra, w1);
+    if (two) {
+      gb0 = fold(gb0, rb, w0);
+      if (rows > 1) gb1 = fold(gb1, rb, w1);
     }
   }
-  for (let k = 0; k < m; k++) store<f32>(h + (<usize>(m + k) << 2), hsum(v128.load(a + (<usize>k << 4))));
-  return <f64>hsum(l);
+  storeLanes(A, B, rows, ga0, ga1, gb0, gb1, two);
+  v128.store(loss, la);
+  if (two) v128.store(loss, lb, 16);
+}
+
+/** G (rows at G and G + rowBytes) += ra h_a^T (+ rb h_b^T), for 1 or 2 rows. */
+@inline function gradStep(G: usize, rowBytes: usize, rows: i32, ra: v128, rb: v128, a0: v128, a1: v128, b0: v128, b1: v128, two: bool): void {
+  const g0 = fold(v128.load(G), ra, a0);
+  v128.store(G, two ? fold(g0, rb, b0) : g0);
+  if (rows > 1) {
+    const g1 = fold(v128.load(G + rowBytes), ra, a1);
+    v128.store(G + rowBytes, two ? fold(g1, rb, b1) : g1);
+  }
+}
+
+/** Writes back the dL/dh lane accumulators of 1 or 2 rows, point a's at A, b's at B. */
+@inline function storeLanes(A: usize, B: usize, rows: i32, ga0: v128, ga1: v128, gb0: v128, gb1: v128, two: bool): void {
+  v128.store(A, ga0);
+  if (rows > 1) v128.store(A, ga1, 16);
+  if (two) {
+    v128.store(B, gb0);
+    if (rows > 1) v128.store(B, gb1, 16);
+  }
+}
+
+/**
+ * Step 3 for `rows` (1 or 2) rows of W (this tile at W, its G at G), given r at rA and
+ * rA + TILE: G += r h^T, and dL/dh lanes at A and B += r W.
+ */
+@inline function gradRows(W: usize, G: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, rA: usize, len: usize, A: usize, B: usize, two: bool): void {
+  const a0 = v128.load32_splat(ha), a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0;
+  const b0 = v128.load32_splat(hb), b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
+  const W1 = W + rowBytes;
+  let ga0 = v128.load(A), ga1 = v128.load(A, 16), gb0 = v128.load(B), gb1 = v128.load(B, 16);
+  for (let i: usize = 0; i < len; i += 16) {
+    const ra = v128.load(rA + i), rb = two ? v128.load(rA + i, TILE) : ra;
+    const w0 = v128.load(W + i), w1 = rows > 1 ? v128.load(W1 + i) : w0;
+    gradStep(G + i, rowBytes, rows, ra, rb, a0, a1, b0, b1, two);
+    ga0 = fold(ga0, ra, w0);
+    if (rows > 1) ga1 = fold(ga1, ra, w1);
+    if (two) {
+      gb0 = fold(gb0, rb, w0);
+      if (rows > 1) gb1 = fold(gb1, rb, w1);
+    }
+  }
+  storeLanes(A, B, rows, ga0, ga1, gb0, gb1, two);
+}
+
+/**
+ * The dense pass of two points (hidden vectors at ha and hb; `two` false: ha alone) for any
+ * m: leaves dL/dh (dense share, unscaled) at h + 4m of each and returns their dense loss.
+ * Steps 1-3 above, tile after tile.
+ */
+@inline function denseBlocked(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, two: bool, withLoss: bool): f64 {
+  const mm = <usize>m;
+  const bP = P + rowBytes * mm, bG = G + rowBytes * mm;
+  const aa = ha + lanesAt(m), ab = hb + lanesAt(m); // dL/dh lanes
+  const z = hb + slotBytes(m), loss = z + TILE * 2; // point a's z at z, b's at z + TILE
+  const last = mm > 1 ? mm - 2 : 0; // rows [0, last) in steps 1 and 3, the rest in step 2
+  memory.fill(aa, 0, mm << 4);
+  memory.fill(ab, 0, mm << 4);
+  memory.fill(loss, 0, 32);
+  for (let t0: usize = 0; t0 < rowBytes; t0 += TILE) {
+    const len = min(TILE, rowBytes - t0);
+    const Pt = P + t0, Gt = G + t0;
+    let srcA = bP + t0, srcB = srcA; // z starts from b
+    let k: usize = 0;
+    for (; k + 4 <= last; k += 4) {
+      zRows(Pt + rowBytes * k, rowBytes, 4, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
+      srcA = z;
+      srcB = z + TILE;
+    }
+    if (k + 2 <= last) {
+      zRows(Pt + rowBytes * k, rowBytes, 2, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
+      srcA = z;
+      srcB = z + TILE;
+      k += 2;
+    }
+    if (k < last) {
+      zRows(Pt + rowBytes * k, rowBytes, 1, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
+      srcA = z;
+      srcB = z + TILE;
+    }
+    const Wl = Pt + rowBytes * last, Gl = Gt + rowBytes * last, hal = ha + (last << 2), hbl = hb + (last << 2);
+    if (mm - last == 2) lastRows(Wl, Gl, rowBytes, 2, hal, hbl, srcA, srcB, z, bG + t0, len, aa + (last << 4), ab + (last << 4), loss, two, withLoss);
+    else lastRows(Wl, Gl, rowBytes, 1, hal, hbl, srcA, srcB, z, bG + t0, len, aa + (last << 4), ab + (last << 4), loss, two, withLoss);
+    for (k = 0; k + 2 <= last; k += 2) gradRows(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, 2, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4), two);
+    if (k < last) gradRows(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, 1, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4), two);
+  }
+  for (let k: usize = 0; k < mm; k++) {
+    store<f32>(ha + ((mm + k) << 2), hsum(v128.load(aa + (k << 4))));
+    if (two) store<f32>(hb + ((mm + k) << 2), hsum(v128.load(ab + (k << 4))));
+  }
+  return two ? <f64>hsum(v128.load(loss)) + <f64>hsum(v128.load(loss, 16)) : <f64>hsum(v128.load(loss));
+}
+
+/** denseBlocked for two points. */
+function densePair(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, withLoss: bool): f64 {
+  return withLoss ? denseBlocked(P, G, rowBytes, m, ha, hb, true, true) : denseBlocked(P, G, rowBytes, m, ha, hb, true, false);
+}
+
+/** denseBlocked for the point at ha alone (hb: scratch it does not read). */
+function denseOne(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, withLoss: bool): f64 {
+  return denseBlocked(P, G, rowBytes, m, ha, hb, false, withLoss);
 }
 
 /**
