@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { checkClaims, type RunTables } from '../../pipeline/verify.ts';
+
+/** A profile's tables shaped as the paper describes: T-gons, then a peak, then a pentagon. */
+const SIZES: (number | 'infinity')[] = [3, 5, 10, 30, 100, 300, 1000, 'infinity'];
+function paperLike(change: (T: number | 'infinity', r: RunTables) => void = () => {}): RunTables[] {
+  return SIZES.map((T) => {
+    const memorising = T !== 'infinity' && T <= 100;
+    const pentagon = T === 'infinity' || T >= 1000;
+    const count = T === 'infinity' ? 50 : T;
+    const r: RunTables = {
+      T, m: 2, datasetSeed: 0,
+      summary: {
+        T: T === 'infinity' ? null : T, m: 2, datasetSeed: 0,
+        testLoss: T === 300 ? 40 : T === 100 ? 1.2 : pentagon ? 0.99 : 1.001,
+        normW: memorising ? 2 * Math.sqrt(T as number) : pentagon ? 2.5 : 60,
+      },
+      featureDimensionality: [...(pentagon ? [0.3, 0.31, 0.29, 0.3, 0.32] : []), ...Array.from({ length: 200 }, () => 0.01)],
+      exampleDimensionality: Array.from({ length: count }, (_, i) => (memorising ? 2 / count : i % 2 ? 0 : 4 / count)),
+    };
+    change(T, r);
+    return r;
+  });
+}
+const verdicts = (runs: RunTables[]) => checkClaims(runs).map((c) => c.pass);
+
+describe('verify: the paper\'s claims checked on a profile\'s tables', () => {
+  it('passes every claim on tables shaped as the paper describes', () => {
+    const claims = checkClaims(paperLike());
+    expect(claims.map((c) => c.pass)).toEqual([true, true, true, true, true, true]);
+    expect(claims[0].measured).toBe('holds for T = 3 … 100');
+    expect(claims[2].measured).toContain('peak 40.00 at T = 300; features learned from T = 1000');
+  });
+
+  it('fails memorisation when the median example is far from m/T (not fooled by the mean)', () => {
+    // Half the examples at 0, half at 2m/T: the mean is exactly m/T, the median is not.
+    const runs = paperLike((T, r) => {
+      if (T === 10) r.exampleDimensionality = r.exampleDimensionality.map((_, i) => (i % 2 ? 0 : 0.4));
+    });
+    expect(checkClaims(runs)[0]).toMatchObject({ pass: false, measured: 'holds for T = 3 … 5' });
+  });
+
+  it('fails the pentagon claim with three features, or with the rest not near 0', () => {
+    expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.featureDimensionality = [0.5, 0.5, 0.5, 0.01]; }))[1]).toBe(false);
+    expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.featureDimensionality.push(0.6); }))[1]).toBe(false);
+  });
+
+  it('fails double descent when the test loss only falls with T', () => {
+    const runs = paperLike((T, r) => { r.summary.testLoss = T === 'infinity' ? 0.99 : 1.1 - (T as number) / 10_000; });
+    expect(verdicts(runs)[2]).toBe(false);
+  });
+
+  it('fails the norm claims when ‖W‖ neither grows nor collapses, and when the pentagon is far from 2.2', () => {
+    const flat = verdicts(paperLike((_, r) => { r.summary.normW = 2.5; }));
+    expect(flat[3]).toBe(false);
+    expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.summary.normW = 5; }))[4]).toBe(false);
+  });
+
+  it('fails when the learned model is no better than the all-zero prediction', () => {
+    expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.summary.testLoss = 1.0001; }))[5]).toBe(false);
+  });
+});
