@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, extname, join, posix, relative } from 'node:path';
@@ -62,4 +63,15 @@ export function codeInputs(root: string, entries: string[]): CodeInputs {
   };
   for (const e of entries) visit(e);
   return { files: [...files].sort(), packages: [...packages].sort() };
+}
+
+/** A hash of that code: each file's path and bytes, each package's name and installed version. */
+export function codeHash(root: string, code: CodeInputs): string {
+  const h = createHash('sha256');
+  for (const f of code.files) h.update(`${f}\0`).update(readFileSync(join(root, f))).update('\0');
+  for (const p of code.packages) {
+    const manifest = join(root, 'node_modules', p, 'package.json');
+    h.update(`${p}@${existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version : 'absent'}\0`);
+  }
+  return h.digest('hex').slice(0, 16);
 }

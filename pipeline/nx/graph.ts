@@ -5,7 +5,7 @@ import { planProfile, specHash } from '../config/plan.ts';
 import { planFigure } from '../config/figures.ts';
 import { figureOutputs, figureSources, profileDataDir, themeFile } from '../config/layout.ts';
 import { ENGINES, engineFile, type EngineName } from '../engines/registry.ts';
-import { codeInputs } from './code-inputs.ts';
+import { codeHash, codeInputs } from './code-inputs.ts';
 
 /**
  * The task graph, derived from experiment.json: for every profile, a project per data set
@@ -25,15 +25,16 @@ type Project = { name: string; tags: string[]; targets: Record<string, Target> }
 
 const CLI = 'pipeline/cli.ts';
 
-const command = (stage: string, profile: string, id: string, spec: unknown) => ({
-  command: `node_modules/.bin/tsx ${CLI} ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}`,
+const command = (stage: string, profile: string, id: string, spec: unknown, codeHash?: string) => ({
+  command: `node_modules/.bin/tsx ${CLI} ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}${codeHash ? ` --code-hash ${codeHash}` : ''}`,
   cwd: '{workspaceRoot}',
 });
 
-/** Nx inputs for the code a stage loads: its files and packages, and tsx, which runs every stage. */
-function codeOf(root: string, stage: string, extraEntries: string[] = []): unknown[] {
-  const { files, packages } = codeInputs(root, [CLI, `pipeline/stages/${stage}.ts`, ...extraEntries]);
-  return [...files.map((f) => `{workspaceRoot}/${f}`), { externalDependencies: [...new Set(['tsx', ...packages])].sort() }];
+/** The code a stage loads: as Nx inputs (its files and packages, and tsx, which runs every stage), and its hash. */
+function codeOf(root: string, stage: string, extraEntries: string[] = []): { inputs: unknown[]; hash: string } {
+  const code = codeInputs(root, [CLI, `pipeline/stages/${stage}.ts`, ...extraEntries]);
+  const inputs = [...code.files.map((f) => `{workspaceRoot}/${f}`), { externalDependencies: [...new Set(['tsx', ...code.packages])].sort() }];
+  return { inputs, hash: codeHash(root, code) };
 }
 
 /** Hashes the files with these names among the direct dependencies' outputs. */
@@ -60,7 +61,7 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
     render: codeOf(root, 'render'),
     train: Object.fromEntries(
       (Object.keys(ENGINES) as EngineName[]).map((e) => [e, codeOf(root, 'train', [relative(root, engineFile(e)).split('\\').join('/')])]),
-    ) as Record<EngineName, unknown[]>,
+    ) as Record<EngineName, ReturnType<typeof codeOf>>,
   };
 
   for (const name of exp.profileNames) {
@@ -74,7 +75,7 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
         targets: {
           data: {
             executor: 'nx:run-commands', options: command('data', name, ds.id, ds.spec), cache: true,
-            inputs: code.data, outputs: [`{workspaceRoot}/${ds.files.dir}`],
+            inputs: code.data.inputs, outputs: [`{workspaceRoot}/${ds.files.dir}`],
           },
         },
       };
@@ -92,13 +93,13 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
             // A run that spreads over all cores is not run beside another (that would only slow both).
             parallelism: run.threads === 1,
             dependsOn: [{ projects: dataDeps, target: 'data' }, ...build],
-            inputs: [...code.train[engine], ...upstream('points.bin', '*.wasm'), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
+            inputs: [...code.train[engine].inputs, ...upstream('points.bin', '*.wasm'), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
             outputs: [run.files.weights, run.files.metrics, run.files.timing].map((f) => `{workspaceRoot}/${f}`),
           },
           geometry: {
             executor: 'nx:run-commands', options: command('geometry', name, run.id, run.spec), cache: true,
             dependsOn: ['train', { projects: dataDeps, target: 'data' }],
-            inputs: [...code.geometry, ...upstream('points.bin', 'weights.bin', 'metrics.json')],
+            inputs: [...code.geometry.inputs, ...upstream('points.bin', 'weights.bin', 'metrics.json')],
             outputs: [`{workspaceRoot}/${run.files.geometry.dir}`],
           },
         },
@@ -114,9 +115,10 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
         name: project, tags: [...tags, 'stage:render'],
         targets: {
           render: {
-            executor: 'nx:run-commands', options: command('render', name, figure, fp.spec), cache: true,
+            // The render code's hash goes into the figure's provenance; it changes only with the render code itself.
+            executor: 'nx:run-commands', options: command('render', name, figure, fp.spec, code.render.hash), cache: true,
             dependsOn: [{ projects: fp.runs.map((r) => runProject(r.id)), target: 'geometry' }],
-            inputs: [...code.render, `{workspaceRoot}/${figureSources(figure).dir}/**/*`, `{workspaceRoot}/${themeFile()}`, ...upstream('geometry/*.json')],
+            inputs: [...code.render.inputs, `{workspaceRoot}/${figureSources(figure).dir}/**/*`, `{workspaceRoot}/${themeFile()}`, ...upstream('geometry/*.json')],
             outputs: [out.svg, out.png, out.provenance].map((f) => `{workspaceRoot}/${f}`),
           },
         },

@@ -27,6 +27,10 @@ interface Provenance {
   spec: string;
   figureFile: string;
   theme: string;
+  /** The hash of the figure's config entries, of the render code, and the engines that trained its runs. */
+  specHash?: string;
+  renderCode?: string | null;
+  engines?: string[];
   runs: { run: string; spec: string }[];
 }
 
@@ -59,7 +63,10 @@ export interface GalleryOptions {
 export interface Manifest {
   profile: string;
   commit: string | null;
-  figures: { name: string; title: string; files: Record<FigureFileKind, { file: string; sha256: string }> }[];
+  figures: {
+    name: string; title: string; specHash: string | null; renderCode: string | null; engines: string[];
+    files: Record<FigureFileKind, { file: string; sha256: string }>;
+  }[];
 }
 
 const STYLE = `
@@ -86,7 +93,7 @@ function figureSection(name: string, title: string, description: string, svg: st
 <a href="${f('png')}"><img src="${f('svg')}"${dims} alt="${escapeHtml(title)}"></a>
 <figcaption>${escapeHtml(description)}</figcaption>
 <details><summary>Provenance</summary>
-<p>Profile <code>${escapeHtml(prov.profile)}</code>; spec <code>${escapeHtml(prov.spec)}</code>, figure file <code>${escapeHtml(prov.figureFile)}</code>, theme <code>${escapeHtml(prov.theme)}</code>.
+<p>Profile <code>${escapeHtml(prov.profile)}</code>; spec <code>${escapeHtml(prov.spec)}</code>, figure file <code>${escapeHtml(prov.figureFile)}</code>, theme <code>${escapeHtml(prov.theme)}</code>; config hash <code>${escapeHtml(prov.specHash ?? '?')}</code>, render code <code>${escapeHtml(prov.renderCode ?? '?')}</code>, trained by <code>${escapeHtml((prov.engines ?? []).join(', ') || '?')}</code>.
 Files: <a href="${f('svg')}">SVG</a>, <a href="${f('png')}">PNG (2x)</a>, <a href="${f('provenance')}">provenance</a>.</p>
 <table><thead><tr><th>run</th><th>spec hash</th></tr></thead><tbody>
 ${runs}
@@ -110,7 +117,7 @@ export function writeGallery(distDir: string, options: GalleryOptions): { index:
     const bytes = Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, readFileSync(files[k])])) as Record<FigureFileKind, Buffer>;
     sections.push(figureSection(name, figure.title, figure.description, bytes.svg.toString('utf8'), prov));
     entries.push({
-      name, title: figure.title,
+      name, title: figure.title, specHash: prov.specHash ?? null, renderCode: prov.renderCode ?? null, engines: prov.engines ?? [],
       files: Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, { file: name + FIGURE_FILES[k], sha256: sha256(bytes[k]) }])) as Manifest['figures'][number]['files'],
     });
   }

@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util';
 import { loadExperiment, selectProfile, ConfigError, DEFAULT_CONFIG_FILE } from '../config/load.ts';
 import { planProfile, specHash, type ProfilePlan } from '../config/plan.ts';
 
-/** What every stage is told: `--profile P --id ID [--spec-hash H] [--config F]`. */
+/** What every stage is told: `--profile P --id ID [--spec-hash H] [--code-hash C] [--config F]`. */
 export interface StageArgs {
   profile: string;
   id: string;
   specHash?: string;
+  /** The hash of the stage's own code, as the task graph computed it (recorded in a figure's provenance). */
+  codeHash?: string;
   config: string;
 }
 
@@ -15,14 +17,14 @@ export function parseStageArgs(argv: string[]): StageArgs {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { profile: { type: 'string' }, id: { type: 'string' }, 'spec-hash': { type: 'string' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE } },
+      options: { profile: { type: 'string' }, id: { type: 'string' }, 'spec-hash': { type: 'string' }, 'code-hash': { type: 'string' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE } },
       strict: true,
     }));
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
   for (const required of ['profile', 'id'] as const) if (!values[required]) throw new ConfigError(`missing --${required}`);
-  return { profile: values.profile!, id: values.id!, specHash: values['spec-hash'], config: values.config };
+  return { profile: values.profile!, id: values.id!, specHash: values['spec-hash'], codeHash: values['code-hash'], config: values.config };
 }
 
 export function loadPlan(args: StageArgs): ProfilePlan {

@@ -15,7 +15,7 @@ export function runGeometryStage(args: StageArgs, log: (s: string) => void): voi
   const { files } = run;
   rmSync(files.geometry.dir, { recursive: true, force: true });
   const p = readWeights(files.weights);
-  const metrics = readJson(files.metrics) as { testLoss: number; finalTrainLoss: number };
+  const metrics = readJson(files.metrics) as { testLoss: number; finalTrainLoss: number; engine: { name: string; version: string } };
   const { n, m, sparsity, training } = run.spec;
   // Training examples: the training set, or for T = infinity the first batch training saw.
   const examples = run.dataset
@@ -36,7 +36,7 @@ export function runGeometryStage(args: StageArgs, log: (s: string) => void): voi
     example: t, x: c(H, t, 0), y: c(H, t, 1), norm: exampleNorm[t], dimensionality: exampleDim[t],
   }));
   const summary = {
-    run: run.id, T: run.T === 'infinity' ? null : run.T, m, datasetSeed: run.datasetSeed, n, sparsity,
+    run: run.id, T: run.T === 'infinity' ? null : run.T, m, datasetSeed: run.datasetSeed, n, sparsity, engine: `${metrics.engine.name} ${metrics.engine.version}`,
     testLoss: metrics.testLoss, finalTrainLoss: metrics.finalTrainLoss,
     normW: norm(p.W), normB: norm(p.b),
     maxFeatureDimensionality: Math.max(...featureDim),

@@ -25,7 +25,10 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(() => workspace && removeWorkspace(workspace));
 
-type Manifest = { profile: string; commit: string | null; figures: { name: string; title: string; files: Record<string, { file: string; sha256: string }> }[] };
+type Manifest = {
+  profile: string; commit: string | null;
+  figures: { name: string; title: string; specHash: string; renderCode: string; engines: string[]; files: Record<string, { file: string; sha256: string }> }[];
+};
 const manifest = (): Manifest => JSON.parse(readFileSync(join(dist, 'manifest.json'), 'utf8'));
 
 describe('the built figures', () => {
@@ -39,6 +42,21 @@ describe('the built figures', () => {
       const provenance = JSON.parse(readFileSync(join(dist, f.files.provenance.file), 'utf8'));
       expect(provenance.profile).toBe(m.profile);
       expect(provenance.runs.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('carry their provenance in the SVG metadata and the manifest: config hash, render-code hash, engines, runs', () => {
+    for (const f of manifest().figures) {
+      const svg = readFileSync(join(dist, f.files.svg.file), 'utf8');
+      const meta = /<metadata id="provenance">(.*?)<\/metadata>/s.exec(svg);
+      expect(meta, `${f.name}.svg has no provenance metadata`).not.toBeNull();
+      const inSvg = JSON.parse(meta![1].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+      const file = JSON.parse(readFileSync(join(dist, f.files.provenance.file), 'utf8'));
+      expect(inSvg).toEqual(file);
+      expect(file.specHash).toMatch(/^[0-9a-f]{16}$/);
+      expect(file.renderCode).toMatch(/^[0-9a-f]{16}$/);
+      expect(file.engines.length).toBeGreaterThan(0);
+      expect(f).toMatchObject({ specHash: file.specHash, renderCode: file.renderCode, engines: file.engines });
     }
   });
 

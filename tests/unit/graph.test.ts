@@ -104,6 +104,11 @@ describe('buildGraph', () => {
     expect(build.cache).toBe(false);
   });
 
+  it('gives a render the hash of its own code, for the figure\'s provenance, and no other task one', () => {
+    expect(target('base-figure-small-datasets', 'render').options.command).toMatch(/ --code-hash [0-9a-f]{16}$/);
+    expect(target('base-run-T3-m2-s0', 'train').options.command).not.toContain('--code-hash');
+  });
+
   it('renders a figure after the geometry of exactly its runs', () => {
     const deps = target('base-figure-small-datasets', 'render').dependsOn as { projects: string[]; target: string }[];
     expect(deps).toEqual([{ projects: ['base-run-T3-m2-s0', 'base-run-T5-m2-s0', 'base-run-T30-m2-s0'], target: 'geometry' }]);
