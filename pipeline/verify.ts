@@ -3,6 +3,7 @@ import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from 
 import { planProfile, type RunPlan } from './config/plan.ts';
 import { FormatError } from './format/error.ts';
 import { readJson } from './format/json.ts';
+import { findRegimes, learnedFeatures, LEARNED, type RunDimensionalities } from './geometry/regimes.ts';
 
 /**
  *   npm run verify [-- <profile>]
@@ -20,13 +21,9 @@ interface Summary {
 }
 
 /** What verify reads of one run. */
-export interface RunTables {
-  T: number | 'infinity';
-  m: number;
+export interface RunTables extends RunDimensionalities {
   datasetSeed: number;
   summary: Summary;
-  featureDimensionality: number[];
-  exampleDimensionality: number[];
 }
 
 export interface Claim {
@@ -36,35 +33,18 @@ export interface Claim {
   pass: boolean | null; // null: not checked
 }
 
-/** A feature counts as learned (one of the pentagon's) above this dimensionality; the rest sit near 0. */
-export const LEARNED = 0.1;
 const fmt = (x: number, digits = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toPrecision(4) : x.toPrecision(digits));
 const Tname = (T: number | 'infinity') => (T === 'infinity' ? '∞' : String(T));
 
 /** The claims of the paper that one m's runs (every T, every dataset seed) can show. */
 export function checkClaims(runs: RunTables[]): Claim[] {
-  const m = runs[0].m;
-  const sizes = [...new Set(runs.map((r) => r.T))].sort((a, b) => (a === 'infinity' ? 1 : b === 'infinity' ? -1 : a - b));
+  const { sizes, lastMemorised, firstFeatures } = findRegimes(runs);
   const at = (T: number | 'infinity') => runs.filter((r) => r.T === T);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const testLoss = (T: number | 'infinity') => mean(at(T).map((r) => r.summary.testLoss));
   const normW = (T: number | 'infinity') => mean(at(T).map((r) => r.summary.normW));
   const finite = sizes.filter((T): T is number => T !== 'infinity');
   const largest: number | 'infinity' = sizes[sizes.length - 1];
-
-  // Memorised as a T-gon: in every seed, the median training example's dimensionality within 25% of m/T.
-  // (Not the mean: the mean is close to m/T for almost any arrangement, memorised or not.)
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  const memorised = (T: number | 'infinity') => T !== 'infinity' && at(T).every((r) => Math.abs(median(r.exampleDimensionality) - m / T) <= 0.25 * (m / T));
-  let lastMemorised = 0;
-  for (const T of finite) {
-    if (!memorised(T)) break;
-    lastMemorised = T;
-  }
-  // Features learned: about five features (4 to 6) above LEARNED in every seed.
-  const learned = (r: RunTables) => r.featureDimensionality.filter((d) => d > LEARNED);
-  const featuresLearned = (T: number | 'infinity') => at(T).every((r) => learned(r).length >= 4 && learned(r).length <= 6);
-  const firstFeatures = sizes.find((T) => (T === 'infinity' || T > lastMemorised) && featuresLearned(T));
 
   const claims: Claim[] = [];
   claims.push({
@@ -74,7 +54,7 @@ export function checkClaims(runs: RunTables[]): Claim[] {
     pass: lastMemorised >= 30,
   });
   const large = at(largest);
-  const pentagon = large.map((r) => learned(r));
+  const pentagon = large.map(learnedFeatures);
   const rest = large.map((r) => Math.max(0, ...r.featureDimensionality.filter((d) => d <= LEARNED)));
   const inBand = pentagon.every((ds) => ds.length >= 4 && ds.length <= 6 && ds.every((d) => d >= 0.15 && d <= 0.45));
   claims.push({

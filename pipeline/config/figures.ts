@@ -6,9 +6,10 @@ import { specHash, type ProfilePlan, type RunPlan } from './plan.ts';
 
 /**
  * The tables a figure can read, one row per: run (`runs`: its summary), feature vector (`features`),
- * kept training example (`examples`), or either of the two with its `kind` ('feature' or 'example': `vectors`).
+ * kept training example (`examples`), either of the two with its `kind` ('feature' or 'example': `vectors`),
+ * or regime of T (`regimes`: small data, middle, large data, as measured: pipeline/geometry/regimes.ts).
  */
-export const Table = z.enum(['runs', 'features', 'examples', 'vectors']);
+export const Table = z.enum(['runs', 'features', 'examples', 'vectors', 'regimes']);
 export type Table = z.infer<typeof Table>;
 
 /** figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json. */
@@ -18,6 +19,8 @@ export const FigureFile = z.strictObject({
   m: z.number().int().min(1),
   sizes: z.union([z.literal('all'), z.array(DatasetSize).min(1)]),
   tables: z.array(Table).min(1),
+  /** Sizes to show in a strip of vector panels: each row gets `inStrip`, true for the runs at the T nearest to one of them (on a log scale). */
+  strip: z.array(DatasetSize).min(1).optional(),
 });
 export type FigureFile = z.infer<typeof FigureFile>;
 

@@ -2,6 +2,7 @@ import type { FigurePlan, Table } from '../config/figures.ts';
 import type { RunPlan } from '../config/plan.ts';
 import { readJson } from '../format/json.ts';
 import { FormatError } from '../format/error.ts';
+import { findRegimes } from '../geometry/regimes.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -25,8 +26,8 @@ function readRows(file: string): Row[] {
 
 const withKind = (rows: Row[], kind: VectorKind) => rows.map((row) => ({ ...row, kind }));
 
-/** Each table's rows for one run, before the run's fields are added. */
-const tableRows: Record<Table, (files: RunPlan['files']['geometry']) => Row[]> = {
+/** Each table's rows for one run, before the run's fields are added (regimes are a table of the whole figure). */
+const tableRows: Record<Exclude<Table, 'regimes'>, (files: RunPlan['files']['geometry']) => Row[]> = {
   runs: (g) => [readTable(g.summary) as Row],
   features: (g) => readRows(g.features),
   examples: (g) => readRows(g.examples),
@@ -42,20 +43,57 @@ const sizeLabel = (T: RunPlan['T']) => (T === 'infinity' ? '∞' : T >= 1000 && 
  * largest finite T); Tlabel is how T is printed.
  */
 export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, Row[]> {
-  const finite = runs.map((r) => r.T).filter((T): T is number => T !== 'infinity');
+  const finite = [...new Set(runs.map((r) => r.T).filter((T): T is number => T !== 'infinity'))].sort((a, b) => a - b);
   const infX = (finite.length ? Math.max(...finite) : 1) * 4;
+  const x = (T: RunPlan['T']) => (T === 'infinity' ? infX : T);
+  const strip = new Set((fig.strip ?? []).map((target) => nearest(runs.map((r) => r.T), target, x)));
   const out: Record<string, Row[]> = {};
   for (const table of fig.tables) out[table] = [];
   for (const r of runs) {
     const key = {
       run: r.id,
       T: r.T === 'infinity' ? null : r.T,
-      Tx: r.T === 'infinity' ? infX : r.T,
+      Tx: x(r.T),
       Tlabel: sizeLabel(r.T),
       m: r.m,
       datasetSeed: r.datasetSeed,
+      ...(fig.strip ? { inStrip: strip.has(r.T) } : {}),
     };
-    for (const table of fig.tables) for (const row of tableRows[table](r.files.geometry)) out[table].push({ ...row, ...key });
+    for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry)) out[table].push({ ...row, ...key });
   }
+  if (fig.tables.includes('regimes')) out.regimes = regimeBands(runs, finite);
   return out;
+}
+
+/** The size among `sizes` nearest to `target` on a log scale (infinity only for infinity). */
+function nearest(sizes: RunPlan['T'][], target: RunPlan['T'], x: (T: RunPlan['T']) => number): RunPlan['T'] {
+  if (target === 'infinity') return 'infinity';
+  const finite = sizes.filter((T) => T !== 'infinity');
+  return finite.reduce((a, b) => (Math.abs(Math.log(x(b) / target)) < Math.abs(Math.log(x(a) / target)) ? b : a), finite[0]);
+}
+
+/**
+ * The regimes as bands on the log T axis of the finite sizes: each band reaches halfway (geometrically)
+ * to the neighbouring size of the next regime. Rows: regime, x0, x1 (in Tx units).
+ */
+function regimeBands(runs: RunPlan[], finite: number[]): Row[] {
+  const dims = (file: string) => readRows(file).map((row) => row.dimensionality as number);
+  const { lastMemorised, firstFeatures } = findRegimes(
+    runs.map((r) => ({ T: r.T, m: r.m, featureDimensionality: dims(r.files.geometry.features), exampleDimensionality: dims(r.files.geometry.examples) })),
+  );
+  if (finite.length === 0) return [];
+  const lo = finite[0] / 1.3, hi = finite[finite.length - 1] * 1.3;
+  const edgeAfter = (T: number) => {
+    const next = finite.find((t) => t > T);
+    return next === undefined ? hi : Math.sqrt(T * next);
+  };
+  const smallEnd = lastMemorised ? edgeAfter(lastMemorised) : lo;
+  const first = typeof firstFeatures === 'number' ? firstFeatures : undefined;
+  const largeStart = first === undefined ? hi : Math.sqrt(first * ([...finite].reverse().find((t) => t < first) ?? first / 1.69));
+  const bands: Row[] = [
+    { regime: 'small data', x0: lo, x1: smallEnd },
+    { regime: 'middle', x0: smallEnd, x1: largeStart },
+    { regime: 'large data', x0: largeStart, x1: hi },
+  ];
+  return bands.filter((b) => (b.x1 as number) > (b.x0 as number));
 }

@@ -74,7 +74,7 @@ describe('buildGraph', () => {
     expect(geometry.filter((f) => /pipeline\/(train|kernel|render)\//.test(f))).toEqual([]);
     const render = target('base-figure-small-datasets', 'render');
     expect(fileInputs(render)).toEqual(expect.arrayContaining(['pipeline/render/render.ts', 'pipeline/render/fonts.conf', 'figures/small-datasets/**/*', 'figures/theme.json']));
-    expect(fileInputs(render).filter((f) => /pipeline\/(train|kernel|geometry|model)\//.test(f))).toEqual([]);
+    expect(fileInputs(render).filter((f) => /pipeline\/(train|kernel|model|engines\/(reference|tfjs))|geometry\/(dimensionality|norms|hidden)/.test(f))).toEqual([]);
     expect(packages(render)).toEqual(expect.arrayContaining(['vega', 'vega-lite', 'canvas', 'dejavu-fonts-ttf', 'tsx']));
   });
 
