@@ -1,5 +1,6 @@
 import { loadExperiment, selectProfile, ConfigError } from './config/load.ts';
-import { loadFigure } from './config/figures.ts';
+import { planFigure } from './config/figures.ts';
+import { planProfile } from './config/plan.ts';
 import { FormatError } from './format/error.ts';
 import { runNx } from './nx/run.ts';
 
@@ -14,7 +15,8 @@ function main(): number {
   try {
     const exp = loadExperiment();
     const { name, profile } = selectProfile(exp, profileArg);
-    for (const f of profile.figures) loadFigure(f);
+    const plan = planProfile(name, profile);
+    for (const f of profile.figures) planFigure(plan, f);
     process.stderr.write(`building profile "${name}": ${profile.datasetSizes.length} dataset sizes, ${profile.figures.length} figures -> dist/${name}/\n`);
     return runNx(['run', `${name}:build`, '--outputStyle=stream', ...args]);
   } catch (e) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DatasetSize } from './schema.ts';
 import { ConfigError, readConfigJson } from './load.ts';
 import { figureSources } from './layout.ts';
-import { specHash, type ProfilePlan, type RunPlan } from './plan.ts';
+import { MAIN_SWEEP, specHash, type ProfilePlan, type RunPlan } from './plan.ts';
 
 /**
  * The tables a figure can read, one row per: run (`runs`: its summary), feature vector (`features`),
@@ -16,6 +16,8 @@ export type Table = z.infer<typeof Table>;
 export const FigureFile = z.strictObject({
   title: z.string(),
   description: z.string(),
+  /** The grid of runs it draws: the profile's own (main) or one of its `sweeps`. */
+  sweep: z.string().default(MAIN_SWEEP),
   m: z.number().int().min(1),
   sizes: z.union([z.literal('all'), z.array(DatasetSize).min(1)]),
   tables: z.array(Table).min(1),
@@ -34,7 +36,7 @@ export function loadFigure(name: string, root = '.'): FigureFile {
 export interface FigurePlan {
   name: string;
   figure: FigureFile;
-  /** The runs it draws: its m, and those of its sizes that the profile has (all of them for "all"). */
+  /** The runs it draws: of its sweep, its m, and those of its sizes that the sweep has (all of them for "all"). */
   runs: RunPlan[];
   /** What its render task depends on besides files: the figure's selection and the specs of its runs. */
   spec: { figure: FigureFile; runs: { id: string; spec: string }[] };
@@ -44,6 +46,8 @@ export interface FigurePlan {
 export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigurePlan {
   if (!plan.figures.includes(name)) throw new ConfigError(`profile ${plan.profile} does not list figure "${name}"`);
   const figure = loadFigure(name, root);
-  const runs = plan.runs.filter((r) => r.m === figure.m && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
+  const grid = plan.sweeps[figure.sweep];
+  if (!grid) throw new ConfigError(`figure ${name} draws sweep "${figure.sweep}", which profile ${plan.profile} does not define (its sweeps: ${Object.keys(plan.sweeps).join(', ')})`);
+  const runs = grid.filter((r) => r.m === figure.m && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
   return { name, figure, runs, spec: { figure, runs: runs.map((r) => ({ id: r.id, spec: specHash(r.spec) })) } };
 }

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { readJson } from '../format/json.ts';
 import { FormatError } from '../format/error.ts';
-import { ExperimentFile, Profile } from './schema.ts';
-import { overrideMatches, runId, runTraining } from './plan.ts';
+import { ExperimentFile, Profile, TrainingConfig } from './schema.ts';
+import { MAIN_SWEEP, overrideMatches, runId, runTraining } from './plan.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -146,6 +146,20 @@ function checkProfile(p: Profile): Problem[] {
     if (o.datasetSeed !== undefined && !p.data.datasetSeeds.includes(o.datasetSeed))
       out.push([['runOverrides', i, 'datasetSeed'], `expected one of data.datasetSeeds, found ${o.datasetSeed}`]);
   });
+  // Each sweep's settings, for every value it varies.
+  for (const [name, g] of Object.entries(p.sweeps)) {
+    if (name === MAIN_SWEEP) out.push([['sweeps', name], `expected another name: "${MAIN_SWEEP}" is the profile's own grid (datasetSizes x hiddenDims x datasetSeeds)`]);
+    const variants: [PropertyKey[], Record<string, number>][] = g.vary
+      ? g.vary.values.map((v, i) => [['sweeps', name, 'vary', 'values', i], { [g.vary!.field]: v }])
+      : [[['sweeps', name, 'training'], {}]];
+    for (const [path, variant] of variants) {
+      const t = { ...p.training, ...g.training, ...variant };
+      if (g.warmupFraction !== undefined) t.warmupSteps = Math.round(g.warmupFraction * t.steps);
+      const r = TrainingConfig.safeParse(t);
+      if (!r.success) for (const issue of r.error.issues) out.push([path, `${issue.path.join('.')}: ${issue.message}, found ${describe(at(t, issue.path as PropertyKey[]))}`]);
+      else if (t.warmupSteps >= t.steps) out.push([path, `expected warmupSteps (${t.warmupSteps}) < steps (${t.steps}) in this sweep`]);
+    }
+  }
   // A run's settings after its overrides: blame the last override that set steps or warmupSteps.
   for (const T of p.datasetSizes)
     for (const datasetSeed of p.data.datasetSeeds)

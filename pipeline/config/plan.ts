@@ -51,11 +51,20 @@ export interface RunPlan {
 export interface ProfilePlan {
   profile: string;
   distDir: string;
+  /** The test set of the profile's own sparsity. */
   testSet: DatasetPlan;
+  /** One test set per sparsity the profile's grids use (its own first). */
+  testSets: DatasetPlan[];
   datasets: DatasetPlan[];
+  /** Every run of every grid, each once. */
   runs: RunPlan[];
+  /** Each grid's runs by name: MAIN_SWEEP (T x m x seed of the profile) and the profile's `sweeps`. */
+  sweeps: Record<string, RunPlan[]>;
   figures: string[];
 }
+
+/** The profile's own grid: datasetSizes x model.hiddenDims x data.datasetSeeds. */
+export const MAIN_SWEEP = 'main';
 
 type RunKey = { T: DatasetSize; m: number; datasetSeed: number };
 export const runId = (r: RunKey) => `T${sizeId(r.T)}-m${r.m}-s${r.datasetSeed}`;
@@ -69,47 +78,92 @@ export function runTraining(p: Profile, r: RunKey): TrainingConfig {
   return p.runOverrides.filter((o) => overrideMatches(o, r)).reduce<TrainingConfig>((t, o) => ({ ...t, ...o.training }), p.training);
 }
 
+/** A number as it appears in a run or data set id: 0.1, 1e-5, 50000. */
+const idNumber = (v: number) => String(v);
+
+/**
+ * The runs of every grid of a profile, each run once: a run that two grids share (the same id, made
+ * from its T, m, seed and the settings that differ from the profile's) is planned once, and must have
+ * the same spec in both.
+ */
 export function planProfile(name: string, p: Profile): ProfilePlan {
-  const dist = { n: p.data.features, sparsity: p.data.sparsity };
-  const testSet: DatasetPlan = {
-    id: 'test',
-    files: datasetFiles(name, 'test'),
-    spec: {
-      purpose: 'test', ...dist, count: p.data.testSetSize, seed: p.data.testSeed, emptyPoint: p.data.emptyPoint,
-      label: streams.testSet(dist, p.data.testSetSize, p.data.testSeed),
-    },
+  const testSets = new Map<number, DatasetPlan>();
+  const datasets = new Map<string, DatasetPlan>();
+  const runs = new Map<string, RunPlan>();
+  const sweeps: Record<string, RunPlan[]> = {};
+  const sparsityId = (S: number) => (S === p.data.sparsity ? '' : `-S${idNumber(S)}`);
+  const testSetOf = (S: number): DatasetPlan => {
+    let ds = testSets.get(S);
+    if (!ds) {
+      const dist = { n: p.data.features, sparsity: S };
+      const id = `test${sparsityId(S)}`;
+      ds = {
+        id, files: datasetFiles(name, id),
+        spec: {
+          purpose: 'test', ...dist, count: p.data.testSetSize, seed: p.data.testSeed, emptyPoint: p.data.emptyPoint,
+          label: streams.testSet(dist, p.data.testSetSize, p.data.testSeed),
+        },
+      };
+      testSets.set(S, ds);
+    }
+    return ds;
   };
-  const datasets: DatasetPlan[] = [];
-  const runs: RunPlan[] = [];
-  for (const T of p.datasetSizes) {
-    for (const seed of p.data.datasetSeeds) {
-      let dataset: DatasetPlan | null = null;
-      if (T !== 'infinity') {
-        const id = `T${T}-s${seed}`;
-        dataset = {
-          id, files: datasetFiles(name, id),
-          spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streams.trainingSet(dist, T, seed) },
-        };
-        datasets.push(dataset);
-      }
-      for (const m of p.model.hiddenDims) {
-        const key = { T, m, datasetSeed: seed };
-        const training = runTraining(p, key);
-        const id = runId(key);
-        const batch = T === 'infinity' ? training.onlineBatchSize : T;
-        runs.push({
-          id, files: runFiles(name, id), T, m, datasetSeed: seed, dataset, testSet,
-          spec: {
-            T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, model: p.model, training,
-            onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
-            initLabel: streams.inits(dist.n, m, seed),
-            geometry: p.geometry,
-          },
-          execution: p.execution,
-          threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
-        });
+  const trainingSetOf = (T: number, seed: number, S: number): DatasetPlan => {
+    const id = `T${T}-s${seed}${sparsityId(S)}`;
+    let ds = datasets.get(id);
+    if (!ds) {
+      const dist = { n: p.data.features, sparsity: S };
+      ds = { id, files: datasetFiles(name, id), spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streams.trainingSet(dist, T, seed) } };
+      datasets.set(id, ds);
+    }
+    return ds;
+  };
+  testSetOf(p.data.sparsity);
+  for (const [sweepName, sweep] of [[MAIN_SWEEP, {}] as const, ...Object.entries(p.sweeps)]) {
+    const g = sweep as Partial<Profile['sweeps'][string]>;
+    const variants: Partial<TrainingConfig>[] = g.vary ? g.vary.values.map((v) => ({ [g.vary!.field]: v })) : [{}];
+    const list: RunPlan[] = [];
+    for (const S of g.sparsities ?? [p.data.sparsity]) {
+      const dist = { n: p.data.features, sparsity: S };
+      for (const T of g.datasetSizes ?? p.datasetSizes) {
+        for (const seed of g.datasetSeeds ?? p.data.datasetSeeds) {
+          const dataset = T === 'infinity' ? null : trainingSetOf(T, seed, S);
+          for (const m of g.hiddenDims ?? p.model.hiddenDims) {
+            for (const variant of variants) {
+              const key = { T, m, datasetSeed: seed };
+              // The grid's settings, then the run overrides (a cost choice for a (T, m, seed), whatever the grid).
+              const grid: TrainingConfig = { ...p.training, ...g.training, ...variant };
+              if (g.warmupFraction !== undefined) grid.warmupSteps = Math.round(g.warmupFraction * grid.steps);
+              const training = runTraining({ ...p, training: grid }, key);
+              const changed = (Object.keys(grid) as (keyof TrainingConfig)[]).filter((k) => JSON.stringify(grid[k]) !== JSON.stringify(p.training[k])).sort();
+              const id = runId(key) + sparsityId(S) + changed.map((k) => `-${k}${idNumber(grid[k] as number)}`).join('');
+              const batch = T === 'infinity' ? training.onlineBatchSize : T;
+              const run: RunPlan = {
+                id, files: runFiles(name, id), T, m, datasetSeed: seed, dataset, testSet: testSetOf(S),
+                spec: {
+                  T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, model: p.model, training,
+                  onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
+                  initLabel: streams.inits(dist.n, m, seed),
+                  geometry: p.geometry,
+                },
+                execution: p.execution,
+                threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
+              };
+              const same = runs.get(id);
+              if (same && specHash(same.spec) !== specHash(run.spec))
+                throw new Error(`profile ${name}: run ${id} of sweep ${sweepName} has another spec than the run of that id already planned`);
+              if (!same) runs.set(id, run);
+              list.push(same ?? run);
+            }
+          }
+        }
       }
     }
+    sweeps[sweepName] = list;
   }
-  return { profile: name, distDir: profileDistDir(name), testSet, datasets, runs, figures: p.figures };
+  const allTestSets = [...testSets.values()];
+  return {
+    profile: name, distDir: profileDistDir(name), testSet: allTestSets[0], testSets: allTestSets,
+    datasets: [...datasets.values()], runs: [...runs.values()], sweeps, figures: p.figures,
+  };
 }

@@ -58,6 +58,28 @@ export const ExecutionConfig = z.strictObject({
   workers: int(1, 'a positive integer (threads per training run for engines that use them)').max(64, { error: 'expected at most 64 workers' }),
 });
 
+/** The training settings a sweep may vary: one value per run of the grid. */
+export const SweptTrainingField = z.enum(['weightDecay', 'steps', 'peakLearningRate', 'initsPerRun'], {
+  error: 'expected one of weightDecay, steps, peakLearningRate, initsPerRun',
+});
+
+/**
+ * A grid of runs beside the profile's main one (T x m x seed): each field given replaces the
+ * profile's for this grid; `vary` sweeps one training setting over its values; `warmupFraction`
+ * sets each run's warmup to that fraction of its steps (the paper's steps appendix: 5%).
+ */
+export const Sweep = z.strictObject({
+  description: z.string({ error: 'expected a string' }),
+  datasetSizes: z.array(DatasetSize).min(1, { error: 'expected at least one dataset size' }).optional(),
+  hiddenDims: z.array(int(1, 'an integer m in 1..64').max(64, { error: 'expected an integer m in 1..64' })).min(1).optional(),
+  datasetSeeds: z.array(int(0)).min(1).optional(),
+  sparsities: z.array(prob('a probability S in [0, 1)')).min(1).optional(),
+  training: TrainingConfig.partial().optional(),
+  vary: z.strictObject({ field: SweptTrainingField, values: z.array(z.number({ error: 'expected a number' })).min(1, { error: 'expected at least one value' }) }).optional(),
+  warmupFraction: z.number().gt(0).lt(1).optional(),
+});
+export type Sweep = z.infer<typeof Sweep>;
+
 export const Profile = z.strictObject({
   description: z.string({ error: 'expected a string' }),
   data: DataConfig,
@@ -67,6 +89,8 @@ export const Profile = z.strictObject({
   runOverrides: z.array(RunOverride),
   geometry: GeometryConfig,
   execution: ExecutionConfig,
+  /** Grids of runs beside the main one, by name; a figure names the one it draws (figure.json `sweep`). */
+  sweeps: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a sweep name (a-z, 0-9, -)' }), Sweep).default({}),
   figures: z.array(z.string().regex(/^[a-z0-9-]+$/, { error: 'expected a figure folder name (a-z, 0-9, -)' })),
 });
 export type Profile = z.infer<typeof Profile>;

@@ -69,7 +69,7 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
     const tags = [`profile:${name}`];
     const dataProject = (id: string) => `${name}-data-${id}`;
     const runProject = (id: string) => `${name}-run-${id}`;
-    for (const ds of [plan.testSet, ...plan.datasets]) {
+    for (const ds of [...plan.testSets, ...plan.datasets]) {
       projects[ds.files.dir] = {
         name: dataProject(ds.id), tags: [...tags, 'stage:data'],
         targets: {
@@ -81,7 +81,7 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
       };
     }
     for (const run of plan.runs) {
-      const dataDeps = [dataProject('test'), ...(run.dataset ? [dataProject(run.dataset.id)] : [])];
+      const dataDeps = [dataProject(run.testSet.id), ...(run.dataset ? [dataProject(run.dataset.id)] : [])];
       const engine = run.spec.training.engine;
       const { builtBy, runtimeProbe } = ENGINES[engine];
       const build = builtBy ? [{ projects: [builtBy.split(':')[0]], target: builtBy.split(':')[1] }] : [];

@@ -57,6 +57,11 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
       Tlabel: sizeLabel(r.T),
       m: r.m,
       datasetSeed: r.datasetSeed,
+      // What a sweep may vary, for specs that colour or facet by it.
+      sparsity: r.spec.sparsity,
+      weightDecay: r.spec.training.weightDecay,
+      steps: r.spec.training.steps,
+      peakLearningRate: r.spec.training.peakLearningRate,
       ...(fig.strip ? { inStrip: strip.has(r.T) } : {}),
     };
     for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry)) out[table].push({ ...row, ...key });

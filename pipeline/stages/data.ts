@@ -9,7 +9,7 @@ import { checkSpec, loadPlan, type StageArgs } from './context.ts';
 /** Generates one data set (a training set, or the test set) as points.bin. */
 export function runDataStage(args: StageArgs, log: (s: string) => void): void {
   const plan = loadPlan(args);
-  const ds = args.id === 'test' ? plan.testSet : plan.datasets.find((d) => d.id === args.id);
+  const ds = [...plan.testSets, ...plan.datasets].find((d) => d.id === args.id);
   if (!ds) throw new ConfigError(`profile ${plan.profile} has no data set "${args.id}"`);
   checkSpec(args, `data set ${plan.profile}/${ds.id}`, ds.spec);
   rmSync(ds.files.points, { force: true });

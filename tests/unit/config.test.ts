@@ -109,6 +109,58 @@ describe('planProfile', () => {
   });
 });
 
+describe('sweeps: grids of runs beside the main one', () => {
+  const withSweeps = () => parseExperiment(mutated((c) => {
+    c.profiles.base.sweeps = {
+      heatmap: { description: 'T x m', datasetSizes: [5, 30], hiddenDims: [2, 4] },
+      'weight-decay': { description: 'm = 4', datasetSizes: [30], hiddenDims: [4], vary: { field: 'weightDecay', values: [0, 0.01, 1] } },
+      steps: { description: 'warmup 5%', datasetSizes: [30], vary: { field: 'steps', values: [200, 2000] }, warmupFraction: 0.05 },
+      sparsity: { description: 'S', datasetSizes: [30, 'infinity'], sparsities: [0.9, 0.99] },
+    };
+  }), FILE).profiles.base;
+
+  it('plans each sweep, naming a run by its T, m, seed and the settings that differ from the profile', () => {
+    const plan = planProfile('base', withSweeps());
+    expect(plan.sweeps['weight-decay'].map((r) => [r.id, r.spec.training.weightDecay])).toEqual([
+      ['T30-m4-s0-weightDecay0', 0], ['T30-m4-s0', 0.01], ['T30-m4-s0-weightDecay1', 1],
+    ]);
+    expect(plan.sweeps.steps.map((r) => [r.id, r.spec.training.steps, r.spec.training.warmupSteps])).toEqual([
+      ['T30-m2-s0-steps200-warmupSteps10', 200, 10], ['T30-m2-s0-steps2000', 2000, 100],
+    ]);
+  });
+
+  it('plans a run that two grids share once: the heat map\'s m = 2 row is the main grid\'s runs', () => {
+    const plan = planProfile('base', withSweeps());
+    const main = new Map(plan.sweeps.main.map((r) => [r.id, r]));
+    for (const r of plan.sweeps.heatmap.filter((r) => r.m === 2)) expect(main.get(r.id)).toBe(r);
+    expect(new Set(plan.runs.map((r) => r.id)).size).toBe(plan.runs.length);
+    expect(plan.runs.filter((r) => r.id === 'T30-m4-s0')).toHaveLength(1); // heatmap and weight-decay at 0.01
+  });
+
+  it('gives each sparsity its own training and test sets, and the profile\'s own sparsity its usual names', () => {
+    const plan = planProfile('base', withSweeps());
+    expect(plan.testSets.map((d) => [d.id, d.spec.sparsity])).toEqual([['test', 0.9], ['test-S0.99', 0.99]]);
+    const runs = plan.sweeps.sparsity.map((r) => [r.id, r.dataset?.id ?? null, r.testSet.id]);
+    expect(runs).toEqual([
+      ['T30-m2-s0', 'T30-s0', 'test'], ['Tinf-m2-s0', null, 'test'],
+      ['T30-m2-s0-S0.99', 'T30-s0-S0.99', 'test-S0.99'], ['Tinf-m2-s0-S0.99', null, 'test-S0.99'],
+    ]);
+  });
+
+  it('rejects a sweep named main, a varied value the field does not allow, and a warmup not below its steps', () => {
+    const e = configError(mutated((c) => {
+      c.profiles.base.sweeps = {
+        main: { description: 'x' },
+        wd: { description: 'x', vary: { field: 'weightDecay', values: [0.1, -1] } },
+        st: { description: 'x', vary: { field: 'steps', values: [50] } },
+      };
+    }));
+    expect(e.message).toContain('profiles.base.sweeps.main: expected another name');
+    expect(e.message).toContain('profiles.base.sweeps.wd.vary.values.1: weightDecay');
+    expect(e.message).toContain('profiles.base.sweeps.st.vary.values.0: expected warmupSteps (100) < steps (50)');
+  });
+});
+
 describe('parseExperiment rejects bad configurations with a ConfigError naming file, field and value', () => {
   it('steps = -5 is reported at profiles.base.training.steps with "found -5"', () => {
     const e = configError(mutated((c) => (c.profiles.base.training.steps = -5)));

@@ -29,9 +29,9 @@ const profile = Profile.parse({
 const plan = planProfile('tables', profile);
 
 const figures: Record<string, FigureFile> = {
-  'every-table': { title: 'all', description: 'every table, every size', m: 2, sizes: 'all', tables: ['runs', 'features', 'examples', 'vectors'] },
-  'some-sizes': { title: 'some', description: 'vectors at T = 5 and infinity', m: 2, sizes: [5, 'infinity'], tables: ['vectors'] },
-  'no-geometry': { title: 'm = 4', description: 'runs whose geometry was never built', m: 4, sizes: [5], tables: ['vectors'] },
+  'every-table': { title: 'all', description: 'every table, every size', sweep: 'main', m: 2, sizes: 'all', tables: ['runs', 'features', 'examples', 'vectors'] },
+  'some-sizes': { title: 'some', description: 'vectors at T = 5 and infinity', sweep: 'main', m: 2, sizes: [5, 'infinity'], tables: ['vectors'] },
+  'no-geometry': { title: 'm = 4', description: 'runs whose geometry was never built', sweep: 'main', m: 4, sizes: [5], tables: ['vectors'] },
 };
 
 /** A run's geometry, with values that say which run they come from (its index in the plan). */
@@ -102,7 +102,7 @@ describe('gatherTables', () => {
     const r = plan.runs.find((r) => r.id === 'T1500-m2-s1')!;
     const g = geometryOf(r);
     const ofRun = (rows: Row[]) => rows.filter((row) => row.run === r.id);
-    expect(ofRun(tables.runs)).toEqual([{ ...g.summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1 }]);
+    expect(ofRun(tables.runs)).toEqual([{ ...g.summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1, sparsity: 0.5, weightDecay: 0, steps: 10, peakLearningRate: 0.001 }]);
     expect(ofRun(tables.features).map(({ feature, x, y, norm, dimensionality }) => ({ feature, x, y, norm, dimensionality }))).toEqual(g.features);
     expect(ofRun(tables.examples).map(({ example, x, y, norm, dimensionality }) => ({ example, x, y, norm, dimensionality }))).toEqual(g.examples);
     expect(ofRun(tables.features).every((row) => !('kind' in row))).toBe(true);
@@ -119,7 +119,7 @@ describe('gatherTables', () => {
     for (const r of plan.runs.filter((r) => r.m === 2)) {
       const g = geometryOf(r);
       const rows = vectors.filter((row) => row.run === r.id);
-      const as = (kind: string) => rows.filter((row) => row.kind === kind).map(({ kind: _, run, T, Tx, Tlabel, m, datasetSeed, ...own }) => own);
+      const as = (kind: string) => rows.filter((row) => row.kind === kind).map(({ kind: _, run, T, Tx, Tlabel, m, datasetSeed, sparsity, weightDecay, steps, peakLearningRate, ...own }) => own);
       expect(as('feature')).toEqual(g.features);
       expect(as('example')).toEqual(g.examples);
       expect(rows.length).toBe(g.features.length + g.examples.length);
