@@ -21,7 +21,7 @@ describe('figures:diff between two real builds', () => {
     editJson(join(dir, 'experiment.json'), (c) => {
       c.profiles.tiny = {
         extends: 'quick', description: 'two small runs',
-        data: { testSetSize: 500 }, training: { steps: 60, warmupSteps: 5, initsPerRun: 1, lossCurvePoints: 3 }, datasetSizes: [3, 5],
+        data: { testSetSize: 500 }, training: { steps: 60, warmupSteps: 5, initsPerRun: 1, lossCurvePoints: 3 }, datasetSizes: [3, 5], figures: ['small-datasets', 'double-descent'],
       };
     });
     const r = await build(dir, 'tiny');
