@@ -145,7 +145,8 @@ describe('publishing figures into a Jekyll site', () => {
     expect(j.status, j.stdout + j.stderr).toBe(0);
     const html = readFileSync(join(out, POST_PAGE), 'utf8');
     const urls = [...html.matchAll(/<(?:img src|source type="image\/svg\+xml" srcset)="([^"]+)"/g)].map((m) => m[1]);
-    expect(urls.length).toBe(2 * figures.length);
+    const included = readFileSync(join(site, POST), 'utf8').match(/\{% include figures\/[a-z0-9-]+\.html %\}/g) ?? [];
+    expect(urls.length).toBe(2 * included.length); // each included figure: its SVG source and its PNG fallback
     const server = await serveDir(out, '/blog');
     try {
       for (const url of urls) {
