@@ -8,11 +8,15 @@
 //   params P, gradients G, moments M and V: [W row 0 | ... | W row m-1 | b], each row nPad
 //   float32 (features padded to a multiple of 4 with W = 0, b = 0, which stay 0).
 //   Points: CSR rowPtr (u32), col (u32), val (f32). Scratch: scratchBytes(m) per thread.
+//
+// The dense pass costs m multiply-adds per feature and point three times over (z = W^T h,
+// G += r h^T, dL/dh = W r). It runs either as dense2x2 (m = 2, everything in registers) or
+// as denseBlocked (every other m: rows in small blocks, so that the cost grows as m).
 
 /**
- * Features of one tile of the blocked dense pass (denseBlocked), in bytes: 512 features. A
- * tile's z (two points) and its rows of W and G stay in the L1 cache between the passes
- * over it. The tile changes no result: every sum runs over the features in the same order.
+ * Features of one tile of denseBlocked, in bytes: 512 features. A tile's z (two points) and
+ * its stretch of W and G stay in the L1 cache between that pass's loops over it. The tile
+ * changes no result: every sum still runs over the features in order.
  */
 const TILE: usize = 2048;
 
@@ -28,12 +32,13 @@ const TILE: usize = 2048;
 }
 
 /**
- * Bytes of scratch chunkGradient uses at `h`: two points' slots, then denseBlocked's z (or
- * r) of one tile for each of the two points, then its two loss accumulators. The host asks
- * for it, so the two never disagree.
+ * Bytes of scratch chunkGradient uses at `h`: two points' slots, then denseBlocked's z (or r)
+ * of one tile for each of the two points, then its two loss accumulators; rounded up with at
+ * least 64 bytes to spare, so that the threads' scratches, laid end to end, never share a
+ * cache line. The host asks for it, so the two never disagree.
  */
 export function scratchBytes(m: i32): i32 {
-  return <i32>(slotBytes(m) * 2 + TILE * 2 + 32);
+  return <i32>((slotBytes(m) * 2 + TILE * 2 + 32 + 64 + 63) & ~<usize>63);
 }
 
 /**
@@ -44,11 +49,11 @@ export function scratchBytes(m: i32): i32 {
  * The dense pass over features treats x as 0: then x' - x = ReLU(z) and the gradient of
  * the squared error wrt z is 2 ReLU(z), with no branch. The few active features are
  * corrected after it. Points go two at a time, sharing the loads of W and b and the
- * read-modify-write of G; a chunk's odd last point goes alone. m = 2 has its own passes
- * with everything in locals (dense2x2, hidden2, correctAndEncode2); every other m takes the
- * blocked pass (denseBlocked), whose cost grows as m. (The order of the additions into G is
- * part of the result.) (Skipping blocks where ReLU is 0 was measured slower: the branch
- * costs more than it saves, since trained models keep many features active.)
+ * read-modify-write of G: for m = 2 through dense2x2 (with hidden2 and correctAndEncode2,
+ * everything in locals), for every other m through denseBlocked. A chunk's odd last point
+ * goes alone, through denseBlocked. (The order of the additions into G is part of the
+ * result.) (Skipping blocks where ReLU is 0 was measured slower: the branch costs more than
+ * it saves, since trained models keep many features active.)
  * ReLU is f32x4.pmax(0, z): one instruction on x86 and ARM, where f32x4.max's NaN and
  * signed-zero rules cost several (measured: the whole pass 1.5x faster). The two agree
  * except for NaN, which pmax maps to 0; the trainer checks the parameters themselves.
@@ -73,7 +78,7 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   for (; t + 1 < t1; t += 2) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
-    total += densePair(P, G, rowBytes, m, h, hb, withLoss);
+    total += withLoss ? denseBlocked<Two, Yes>(P, G, rowBytes, m, h, hb) : denseBlocked<Two, No>(P, G, rowBytes, m, h, hb);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
     encode(G, rowBytes, m, rowPtr, col, val, t, h);
@@ -81,7 +86,7 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   }
   if (t < t1) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
-    total += denseOne(P, G, rowBytes, m, h, hb, withLoss);
+    total += withLoss ? denseBlocked<One, Yes>(P, G, rowBytes, m, h, hb) : denseBlocked<One, No>(P, G, rowBytes, m, h, hb);
     total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
     encode(G, rowBytes, m, rowPtr, col, val, t, h);
   }
@@ -239,189 +244,170 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   return <f64>hsum(la) + <f64>hsum(lb);
 }
 
-// ---- The blocked dense pass, for every m but 2 ----
+// ---- denseBlocked: the dense pass for every m but 2 ----
 //
-// For each tile of features, rows of W in blocks:
-//   1. z = b + W^T h, four rows (then two, then one) at a time, into the tile's z buffers;
-//   2. the last rows (two, or one when m = 1) fused with ReLU: z += their terms, r = ReLU(z)
-//      written over z, the loss, the bias gradient, and G and dL/dh of these rows;
-//   3. the other rows, two at a time: G += r h^T and dL/dh += r W.
-// Every loop keeps its few accumulators, its h's and its row pointers in registers: with the
-// general-m pass that held m accumulators in memory, the cost grew much faster than m. Rows
-// go two at a time in 3 (four were measured slower: they do not fit in the 16 registers);
-// z goes four at a time in 1 (fewer round trips through the z buffers). z adds the rows in
-// order k = 0..m-1, as correct() does, so both see the same z. dL/dh sums by lane over all
-// features in order (tile after tile), then across lanes with hsum. `two` false: the point
-// at ha alone (the chunk's odd last point); the b half of every loop drops out when inlined.
+// Per tile of features, the rows of W in blocks, each block one loop over the tile:
+//   1. z = b + W^T h, four rows per loop, into the tile's z buffers (point a's at z, b's at
+//      z + TILE), leaving the last one to four rows for
+//   2. one loop that adds them and writes r = ReLU(z) over z, with the loss and the bias
+//      gradient;
+//   3. two rows per loop: G += r h^T and dL/dh += r W.
+// Each loop keeps its accumulators, h's and row pointers in registers, so that a row costs
+// about what it costs in m = 2's pass and the whole grows as m. (The one-point pass this
+// replaced kept m lane accumulators in memory and re-broadcast h on every block: it ran at a
+// third of this speed at m = 4 and 8.) Two rows per loop in 3: four were measured slower
+// (8 accumulators and 8 h's do not fit in the 16 vector registers). Four rows per loop in 1:
+// fewer trips through the z buffers. (Fusing 2 with 3's loop for the last two rows, as
+// dense2x2 does, was no faster.)
+// Every sum runs in the order of a plain pass over the features, point by point: z adds the
+// rows in order k = 0..m-1, as correct() does, so both see the same z; dL/dh sums by lane
+// over the features in order (tile after tile), then across lanes with hsum; G adds point
+// a's term, then b's.
+//
+// Each loop's shape is a type argument, so that each shape is compiled as a loop of its own:
+// rows per loop R and points per pass N are numbers, num<T>(); Last (step 2) and L (sum the
+// loss) are switches, on<T>(). (Constant arguments of inlined functions were not enough: the
+// optimizer merged such copies back into one loop that tests them at run time, measured
+// slower.)
+// N = One: the point at ha alone, a chunk's odd last point; the b half of every loop drops out.
+type One = u8;
+type Two = u16;
+type Four = u32;
+type Yes = i8;
+type No = u8;
+@inline function num<T>(): i32 {
+  return <i32>sizeof<T>();
+}
+@inline function on<T>(): bool {
+  return isSigned<T>();
+}
 
 /** a + r * w. */
 @inline function fold(a: v128, r: v128, w: v128): v128 {
   return f32x4.add(a, f32x4.mul(r, w));
 }
 
-/**
- * Step 1 for `rows` (1, 2 or 4) rows of W starting at W (this tile), h's at ha and hb:
- * zA = srcA + sum of the rows' w h_k, in order; zB (at zA + TILE) likewise from srcB.
- */
-@inline function zRows(W: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, srcA: usize, srcB: usize, zA: usize, len: usize, two: bool): void {
-  const a0 = v128.load32_splat(ha), b0 = v128.load32_splat(hb);
-  const a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0, b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
-  const a2 = rows > 2 ? v128.load32_splat(ha, 8) : a0, b2 = rows > 2 ? v128.load32_splat(hb, 8) : b0;
-  const a3 = rows > 2 ? v128.load32_splat(ha, 12) : a0, b3 = rows > 2 ? v128.load32_splat(hb, 12) : b0;
-  const W1 = W + rowBytes, W2 = W1 + rowBytes, W3 = W2 + rowBytes;
-  for (let i: usize = 0; i < len; i += 16) {
-    const w0 = v128.load(W + i);
-    const w1 = rows > 1 ? v128.load(W1 + i) : w0;
-    const w2 = rows > 2 ? v128.load(W2 + i) : w0, w3 = rows > 2 ? v128.load(W3 + i) : w0;
-    v128.store(zA + i, zFold(v128.load(srcA + i), rows, w0, a0, w1, a1, w2, a2, w3, a3));
-    if (two) v128.store(zA + i, zFold(v128.load(srcB + i), rows, w0, b0, w1, b1, w2, b2, w3, b3), TILE);
-  }
-}
-
-/** z + w0 h0 (+ w1 h1 (+ w2 h2 + w3 h3)), left to right, for 1, 2 or 4 rows. */
-@inline function zFold(z: v128, rows: i32, w0: v128, h0: v128, w1: v128, h1: v128, w2: v128, h2: v128, w3: v128, h3: v128): v128 {
+/** z + w0 h0 (+ w1 h1 (+ w2 h2 + w3 h3)), left to right, for R = 1, 2 or 4 rows. */
+@inline function zFold<R>(z: v128, w0: v128, h0: v128, w1: v128, h1: v128, w2: v128, h2: v128, w3: v128, h3: v128): v128 {
   z = fold(z, w0, h0);
-  if (rows > 1) z = fold(z, w1, h1);
-  if (rows > 2) z = fold(fold(z, w2, h2), w3, h3);
+  if (num<R>() > 1) z = fold(z, w1, h1);
+  if (num<R>() > 2) z = fold(fold(z, w2, h2), w3, h3);
   return z;
 }
 
 /**
- * Step 2 for the last `rows` (1 or 2) rows of W (this tile at W, its G at G): adds their
- * terms to z (srcA, srcB), writes r = ReLU(z) to rA and rA + TILE, adds the loss into
- * `loss` (two lane vectors), r into the bias gradient bG, and this rows' r h^T into G and
- * r W into their dL/dh lanes at A and B. m = 2's dense2x2 with z coming in and r going out.
+ * Steps 1 and 2 for R rows of W starting at W (this tile), their h's at ha and hb: z = src +
+ * the rows' terms w h_k, in order (point a's from srcA into z, b's from srcB into z + TILE).
+ * With Last (step 2): r = ReLU(z) goes there instead, with r added into the bias gradient bG
+ * and, with L, r^2 into the loss lanes at `loss` (a's, then b's).
  */
-@inline function lastRows(W: usize, G: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, srcA: usize, srcB: usize, rA: usize, bG: usize, len: usize, A: usize, B: usize, loss: usize, two: bool, withLoss: bool): void {
+@inline function zRows<R, N, Last, L>(W: usize, rowBytes: usize, ha: usize, hb: usize, srcA: usize, srcB: usize, z: usize, len: usize, bG: usize, loss: usize): void {
   const zero = f32x4.splat(0);
-  const a0 = v128.load32_splat(ha), a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0;
-  const b0 = v128.load32_splat(hb), b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
+  const a0 = v128.load32_splat(ha), b0 = v128.load32_splat(hb);
+  const a1 = num<R>() > 1 ? v128.load32_splat(ha, 4) : a0, b1 = num<R>() > 1 ? v128.load32_splat(hb, 4) : b0;
+  const a2 = num<R>() > 2 ? v128.load32_splat(ha, 8) : a0, b2 = num<R>() > 2 ? v128.load32_splat(hb, 8) : b0;
+  const a3 = num<R>() > 2 ? v128.load32_splat(ha, 12) : a0, b3 = num<R>() > 2 ? v128.load32_splat(hb, 12) : b0;
+  const W1 = W + rowBytes, W2 = W1 + rowBytes, W3 = W2 + rowBytes;
+  let la = on<L>() ? v128.load(loss) : zero, lb = on<L>() ? v128.load(loss, 16) : zero;
+  for (let i: usize = 0; i < len; i += 16) {
+    const w0 = v128.load(W + i);
+    const w1 = num<R>() > 1 ? v128.load(W1 + i) : w0;
+    const w2 = num<R>() > 2 ? v128.load(W2 + i) : w0, w3 = num<R>() > 2 ? v128.load(W3 + i) : w0;
+    let za = zFold<R>(v128.load(srcA + i), w0, a0, w1, a1, w2, a2, w3, a3);
+    let zb = num<N>() > 1 ? zFold<R>(v128.load(srcB + i), w0, b0, w1, b1, w2, b2, w3, b3) : zero;
+    if (on<Last>()) {
+      za = f32x4.pmax(zero, za);
+      if (num<N>() > 1) zb = f32x4.pmax(zero, zb);
+      if (on<L>()) {
+        la = fold(la, za, za);
+        if (num<N>() > 1) lb = fold(lb, zb, zb);
+      }
+      const bg = f32x4.add(v128.load(bG + i), za);
+      v128.store(bG + i, num<N>() > 1 ? f32x4.add(bg, zb) : bg);
+    }
+    v128.store(z + i, za);
+    if (num<N>() > 1) v128.store(z + i, zb, TILE);
+  }
+  if (on<L>()) {
+    v128.store(loss, la);
+    v128.store(loss, lb, 16);
+  }
+}
+
+/**
+ * Step 3 for R (1 or 2) rows of W (this tile at W, its G at G), given r at rA and
+ * rA + TILE: G += r h^T, and the dL/dh lanes at A (point a's) and B (b's) += r W.
+ */
+@inline function gradRows<R, N>(W: usize, G: usize, rowBytes: usize, ha: usize, hb: usize, rA: usize, len: usize, A: usize, B: usize): void {
+  const a0 = v128.load32_splat(ha), a1 = num<R>() > 1 ? v128.load32_splat(ha, 4) : a0;
+  const b0 = v128.load32_splat(hb), b1 = num<R>() > 1 ? v128.load32_splat(hb, 4) : b0;
   const W1 = W + rowBytes, G1 = G + rowBytes;
   let ga0 = v128.load(A), ga1 = v128.load(A, 16), gb0 = v128.load(B), gb1 = v128.load(B, 16);
-  let la = v128.load(loss), lb = v128.load(loss, 16);
   for (let i: usize = 0; i < len; i += 16) {
-    const w0 = v128.load(W + i), w1 = rows > 1 ? v128.load(W1 + i) : w0;
-    const ra = f32x4.pmax(zero, zFold(v128.load(srcA + i), rows, w0, a0, w1, a1, w0, a0, w0, a0));
-    const rb = two ? f32x4.pmax(zero, zFold(v128.load(srcB + i), rows, w0, b0, w1, b1, w0, b0, w0, b0)) : zero;
-    v128.store(rA + i, ra);
-    if (two) v128.store(rA + i, rb, TILE);
-    if (withLoss) {
-      la = fold(la, ra, ra);
-      if (two) lb = fold(lb, rb, rb);
+    const ra = v128.load(rA + i), rb = num<N>() > 1 ? v128.load(rA + i, TILE) : ra;
+    const w0 = v128.load(W + i), w1 = num<R>() > 1 ? v128.load(W1 + i) : w0;
+    const g0 = fold(v128.load(G + i), ra, a0);
+    v128.store(G + i, num<N>() > 1 ? fold(g0, rb, b0) : g0);
+    if (num<R>() > 1) {
+      const g1 = fold(v128.load(G1 + i), ra, a1);
+      v128.store(G1 + i, num<N>() > 1 ? fold(g1, rb, b1) : g1);
     }
-    v128.store(bG + i, two ? f32x4.add(f32x4.add(v128.load(bG + i), ra), rb) : f32x4.add(v128.load(bG + i), ra));
-    gradStep(G + i, rowBytes, rows, ra, rb, a0, a1, b0, b1, two);
     ga0 = fold(ga0, ra, w0);
-    if (rows > 1) ga1 = fold(ga1, ra, w1);
-    if (two) {
+    if (num<R>() > 1) ga1 = fold(ga1, ra, w1);
+    if (num<N>() > 1) {
       gb0 = fold(gb0, rb, w0);
-      if (rows > 1) gb1 = fold(gb1, rb, w1);
+      if (num<R>() > 1) gb1 = fold(gb1, rb, w1);
     }
   }
-  storeLanes(A, B, rows, ga0, ga1, gb0, gb1, two);
-  v128.store(loss, la);
-  if (two) v128.store(loss, lb, 16);
-}
-
-/** G (rows at G and G + rowBytes) += ra h_a^T (+ rb h_b^T), for 1 or 2 rows. */
-@inline function gradStep(G: usize, rowBytes: usize, rows: i32, ra: v128, rb: v128, a0: v128, a1: v128, b0: v128, b1: v128, two: bool): void {
-  const g0 = fold(v128.load(G), ra, a0);
-  v128.store(G, two ? fold(g0, rb, b0) : g0);
-  if (rows > 1) {
-    const g1 = fold(v128.load(G + rowBytes), ra, a1);
-    v128.store(G + rowBytes, two ? fold(g1, rb, b1) : g1);
-  }
-}
-
-/** Writes back the dL/dh lane accumulators of 1 or 2 rows, point a's at A, b's at B. */
-@inline function storeLanes(A: usize, B: usize, rows: i32, ga0: v128, ga1: v128, gb0: v128, gb1: v128, two: bool): void {
   v128.store(A, ga0);
-  if (rows > 1) v128.store(A, ga1, 16);
-  if (two) {
+  if (num<R>() > 1) v128.store(A, ga1, 16);
+  if (num<N>() > 1) {
     v128.store(B, gb0);
-    if (rows > 1) v128.store(B, gb1, 16);
+    if (num<R>() > 1) v128.store(B, gb1, 16);
   }
 }
 
 /**
- * Step 3 for `rows` (1 or 2) rows of W (this tile at W, its G at G), given r at rA and
- * rA + TILE: G += r h^T, and dL/dh lanes at A and B += r W.
- */
-@inline function gradRows(W: usize, G: usize, rowBytes: usize, rows: i32, ha: usize, hb: usize, rA: usize, len: usize, A: usize, B: usize, two: bool): void {
-  const a0 = v128.load32_splat(ha), a1 = rows > 1 ? v128.load32_splat(ha, 4) : a0;
-  const b0 = v128.load32_splat(hb), b1 = rows > 1 ? v128.load32_splat(hb, 4) : b0;
-  const W1 = W + rowBytes;
-  let ga0 = v128.load(A), ga1 = v128.load(A, 16), gb0 = v128.load(B), gb1 = v128.load(B, 16);
-  for (let i: usize = 0; i < len; i += 16) {
-    const ra = v128.load(rA + i), rb = two ? v128.load(rA + i, TILE) : ra;
-    const w0 = v128.load(W + i), w1 = rows > 1 ? v128.load(W1 + i) : w0;
-    gradStep(G + i, rowBytes, rows, ra, rb, a0, a1, b0, b1, two);
-    ga0 = fold(ga0, ra, w0);
-    if (rows > 1) ga1 = fold(ga1, ra, w1);
-    if (two) {
-      gb0 = fold(gb0, rb, w0);
-      if (rows > 1) gb1 = fold(gb1, rb, w1);
-    }
-  }
-  storeLanes(A, B, rows, ga0, ga1, gb0, gb1, two);
-}
-
-/**
- * The dense pass of two points (hidden vectors at ha and hb; `two` false: ha alone) for any
- * m: leaves dL/dh (dense share, unscaled) at h + 4m of each and returns their dense loss.
+ * The dense pass of N points (hidden vectors at ha and hb; N = One: ha alone) for any m:
+ * leaves dL/dh (dense share, unscaled) at h + 4m of each and returns their dense loss.
  * Steps 1-3 above, tile after tile.
  */
-@inline function denseBlocked(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, two: bool, withLoss: bool): f64 {
+function denseBlocked<N, L>(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize): f64 {
   const mm = <usize>m;
   const bP = P + rowBytes * mm, bG = G + rowBytes * mm;
   const aa = ha + lanesAt(m), ab = hb + lanesAt(m); // dL/dh lanes
   const z = hb + slotBytes(m), loss = z + TILE * 2; // point a's z at z, b's at z + TILE
-  const last = mm > 1 ? mm - 2 : 0; // rows [0, last) in steps 1 and 3, the rest in step 2
   memory.fill(aa, 0, mm << 4);
   memory.fill(ab, 0, mm << 4);
   memory.fill(loss, 0, 32);
   for (let t0: usize = 0; t0 < rowBytes; t0 += TILE) {
     const len = min(TILE, rowBytes - t0);
-    const Pt = P + t0, Gt = G + t0;
-    let srcA = bP + t0, srcB = srcA; // z starts from b
-    let k: usize = 0;
-    for (; k + 4 <= last; k += 4) {
-      zRows(Pt + rowBytes * k, rowBytes, 4, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
-      srcA = z;
-      srcB = z + TILE;
+    const Pt = P + t0, Gt = G + t0, bGt = bG + t0;
+    // steps 1 and 2: z from b, four rows per loop; the last one to four rows with ReLU
+    let srcA = bP + t0, srcB = srcA, k: usize = 0;
+    for (; mm - k > 4; k += 4, srcA = z, srcB = z + TILE) {
+      zRows<Four, N, No, No>(Pt + rowBytes * k, rowBytes, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, bGt, loss);
     }
-    if (k + 2 <= last) {
-      zRows(Pt + rowBytes * k, rowBytes, 2, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
-      srcA = z;
-      srcB = z + TILE;
+    if (mm - k == 3) {
+      zRows<Two, N, No, No>(Pt + rowBytes * k, rowBytes, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, bGt, loss);
       k += 2;
-    }
-    if (k < last) {
-      zRows(Pt + rowBytes * k, rowBytes, 1, ha + (k << 2), hb + (k << 2), srcA, srcB, z, len, two);
       srcA = z;
       srcB = z + TILE;
     }
-    const Wl = Pt + rowBytes * last, Gl = Gt + rowBytes * last, hal = ha + (last << 2), hbl = hb + (last << 2);
-    if (mm - last == 2) lastRows(Wl, Gl, rowBytes, 2, hal, hbl, srcA, srcB, z, bG + t0, len, aa + (last << 4), ab + (last << 4), loss, two, withLoss);
-    else lastRows(Wl, Gl, rowBytes, 1, hal, hbl, srcA, srcB, z, bG + t0, len, aa + (last << 4), ab + (last << 4), loss, two, withLoss);
-    for (k = 0; k + 2 <= last; k += 2) gradRows(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, 2, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4), two);
-    if (k < last) gradRows(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, 1, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4), two);
+    const Wk = Pt + rowBytes * k, hak = ha + (k << 2), hbk = hb + (k << 2);
+    if (mm - k == 4) zRows<Four, N, Yes, L>(Wk, rowBytes, hak, hbk, srcA, srcB, z, len, bGt, loss);
+    else if (mm - k == 2) zRows<Two, N, Yes, L>(Wk, rowBytes, hak, hbk, srcA, srcB, z, len, bGt, loss);
+    else zRows<One, N, Yes, L>(Wk, rowBytes, hak, hbk, srcA, srcB, z, len, bGt, loss);
+    // step 3: G and dL/dh, two rows at a time
+    for (k = 0; k + 2 <= mm; k += 2) gradRows<Two, N>(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4));
+    if (k < mm) gradRows<One, N>(Pt + rowBytes * k, Gt + rowBytes * k, rowBytes, ha + (k << 2), hb + (k << 2), z, len, aa + (k << 4), ab + (k << 4));
   }
   for (let k: usize = 0; k < mm; k++) {
     store<f32>(ha + ((mm + k) << 2), hsum(v128.load(aa + (k << 4))));
-    if (two) store<f32>(hb + ((mm + k) << 2), hsum(v128.load(ab + (k << 4))));
+    if (num<N>() > 1) store<f32>(hb + ((mm + k) << 2), hsum(v128.load(ab + (k << 4))));
   }
-  return two ? <f64>hsum(v128.load(loss)) + <f64>hsum(v128.load(loss, 16)) : <f64>hsum(v128.load(loss));
-}
-
-/** denseBlocked for two points. */
-function densePair(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, withLoss: bool): f64 {
-  return withLoss ? denseBlocked(P, G, rowBytes, m, ha, hb, true, true) : denseBlocked(P, G, rowBytes, m, ha, hb, true, false);
-}
-
-/** denseBlocked for the point at ha alone (hb: scratch it does not read). */
-function denseOne(P: usize, G: usize, rowBytes: usize, m: i32, ha: usize, hb: usize, withLoss: bool): f64 {
-  return denseBlocked(P, G, rowBytes, m, ha, hb, false, withLoss);
+  const lossA = <f64>hsum(v128.load(loss));
+  return num<N>() > 1 ? lossA + <f64>hsum(v128.load(loss, 16)) : lossA;
 }
 
 /**
