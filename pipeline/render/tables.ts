@@ -26,12 +26,14 @@ function readRows(file: string): Row[] {
 
 const withKind = (rows: Row[], kind: VectorKind) => rows.map((row) => ({ ...row, kind }));
 
+type Rows = (file: string) => Row[];
+
 /** Each table's rows for one run, before the run's fields are added (regimes are a table of the whole figure). */
-const tableRows: Record<Exclude<Table, 'regimes'>, (files: RunPlan['files']['geometry']) => Row[]> = {
+const tableRows: Record<Exclude<Table, 'regimes'>, (g: RunPlan['files']['geometry'], rows: Rows) => Row[]> = {
   runs: (g) => [readTable(g.summary) as Row],
-  features: (g) => readRows(g.features),
-  examples: (g) => readRows(g.examples),
-  vectors: (g) => [...withKind(readRows(g.features), 'feature'), ...withKind(readRows(g.examples), 'example')],
+  features: (g, rows) => rows(g.features),
+  examples: (g, rows) => rows(g.examples),
+  vectors: (g, rows) => [...withKind(rows(g.features), 'feature'), ...withKind(rows(g.examples), 'example')],
 };
 
 /** How T is printed: '5', '2k' for whole thousands, '∞'. */
@@ -47,6 +49,9 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
   const infX = (finite.length ? Math.max(...finite) : 1) * 4;
   const x = (T: RunPlan['T']) => (T === 'infinity' ? infX : T);
   const strip = new Set((fig.strip ?? []).map((target) => nearest(runs.map((r) => r.T), target, x)));
+  // Each geometry file read once, though several tables (vectors, regimes) may need it.
+  const read = new Map<string, Row[]>();
+  const rows: Rows = (file) => read.get(file) ?? read.set(file, readRows(file)).get(file)!;
   const out: Record<string, Row[]> = {};
   for (const table of fig.tables) out[table] = [];
   for (const r of runs) {
@@ -64,9 +69,9 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
       peakLearningRate: r.spec.training.peakLearningRate,
       ...(fig.strip ? { inStrip: strip.has(r.T) } : {}),
     };
-    for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry)) out[table].push({ ...row, ...key });
+    for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry, rows)) out[table].push({ ...row, ...key });
   }
-  if (fig.tables.includes('regimes')) out.regimes = regimeBands(runs, finite);
+  if (fig.tables.includes('regimes')) out.regimes = regimeBands(runs, finite, rows);
   return out;
 }
 
@@ -81,8 +86,8 @@ function nearest(sizes: RunPlan['T'][], target: RunPlan['T'], x: (T: RunPlan['T'
  * The regimes as bands on the log T axis of the finite sizes: each band reaches halfway (geometrically)
  * to the neighbouring size of the next regime. Rows: regime, x0, x1 (in Tx units).
  */
-function regimeBands(runs: RunPlan[], finite: number[]): Row[] {
-  const dims = (file: string) => readRows(file).map((row) => row.dimensionality as number);
+function regimeBands(runs: RunPlan[], finite: number[], rows: Rows): Row[] {
+  const dims = (file: string) => rows(file).map((row) => row.dimensionality as number);
   const { lastMemorised, firstFeatures } = findRegimes(
     runs.map((r) => ({ T: r.T, m: r.m, featureDimensionality: dims(r.files.geometry.features), exampleDimensionality: dims(r.files.geometry.examples) })),
   );
