@@ -140,14 +140,23 @@ function checkProfile(p: Profile): Problem[] {
   });
   const dupSeeds = p.data.datasetSeeds.filter((s, i) => p.data.datasetSeeds.indexOf(s) !== i);
   if (dupSeeds.length) out.push([['data', 'datasetSeeds'], `expected distinct seeds, found ${dupSeeds[0]} twice`]);
+  // An override names a T, m or seed that some grid (the main one or a sweep) has.
+  const grids = [{}, ...Object.values(p.sweeps)] as Partial<Profile['sweeps'][string]>[];
+  const sizes = new Set(grids.flatMap((g) => (g.datasetSizes ?? p.datasetSizes).map(String)));
+  const dims = new Set(grids.flatMap((g) => g.hiddenDims ?? p.model.hiddenDims));
+  const seeds = new Set(grids.flatMap((g) => g.datasetSeeds ?? p.data.datasetSeeds));
   p.runOverrides.forEach((o, i) => {
-    if (!p.datasetSizes.some((T) => T === o.T)) out.push([['runOverrides', i, 'T'], `expected one of the profile's datasetSizes, found ${JSON.stringify(o.T)}`]);
-    if (o.m !== undefined && !p.model.hiddenDims.includes(o.m)) out.push([['runOverrides', i, 'm'], `expected one of model.hiddenDims, found ${o.m}`]);
-    if (o.datasetSeed !== undefined && !p.data.datasetSeeds.includes(o.datasetSeed))
-      out.push([['runOverrides', i, 'datasetSeed'], `expected one of data.datasetSeeds, found ${o.datasetSeed}`]);
+    if (o.T !== undefined && !sizes.has(String(o.T))) out.push([['runOverrides', i, 'T'], `expected a size of datasetSizes or of a sweep, found ${JSON.stringify(o.T)}`]);
+    if (o.m !== undefined && !dims.has(o.m)) out.push([['runOverrides', i, 'm'], `expected an m of model.hiddenDims or of a sweep, found ${o.m}`]);
+    if (o.datasetSeed !== undefined && !seeds.has(o.datasetSeed))
+      out.push([['runOverrides', i, 'datasetSeed'], `expected a seed of data.datasetSeeds or of a sweep, found ${o.datasetSeed}`]);
   });
   // Each sweep's settings, for every value it varies.
   for (const [name, g] of Object.entries(p.sweeps)) {
+    for (const r of g.repeats ?? []) {
+      const bad = (g.datasetSizes ?? p.datasetSizes).find((T) => T === 'infinity' || T < r);
+      if (bad !== undefined) out.push([['sweeps', name, 'repeats'], `expected each T of the sweep to be finite and at least the repeats (${r}), found ${JSON.stringify(bad)}`]);
+    }
     if (name === MAIN_SWEEP) out.push([['sweeps', name], `expected another name: "${MAIN_SWEEP}" is the profile's own grid (datasetSizes x hiddenDims x datasetSeeds)`]);
     const variants: [PropertyKey[], Record<string, number>][] = g.vary
       ? g.vary.values.map((v, i) => [['sweeps', name, 'vary', 'values', i], { [g.vary!.field]: v }])

@@ -18,7 +18,11 @@ export const sizeId = (T: DatasetSize) => (T === 'infinity' ? 'inf' : String(T))
 export interface DatasetPlan {
   id: string; // e.g. "T30-s0" or "test"
   files: DatasetFiles;
-  spec: { purpose: 'train' | 'test'; n: number; sparsity: number; count: number; seed: number; emptyPoint: 'redraw'; label: string };
+  spec: {
+    purpose: 'train' | 'test'; n: number; sparsity: number; count: number; seed: number; emptyPoint: 'redraw'; label: string;
+    /** Times the first point appears (the last repeats - 1 points are copies of it); absent for a plain set. */
+    repeats?: number;
+  };
 }
 
 export interface RunPlan {
@@ -27,6 +31,8 @@ export interface RunPlan {
   T: DatasetSize;
   m: number;
   datasetSeed: number;
+  /** Times the training set's first point appears in it (1: a plain set). */
+  repeats: number;
   dataset: DatasetPlan | null; // its training set; null for T = infinity
   testSet: DatasetPlan;
   spec: {
@@ -36,6 +42,7 @@ export interface RunPlan {
     sparsity: number;
     datasetSeed: number;
     emptyPoint: 'redraw';
+    repeats?: number; // as in the data set's spec
     model: Profile['model'];
     training: TrainingConfig;
     onlineLabel: string | null; // PRNG stream of the fresh batches when T is infinity
@@ -69,9 +76,9 @@ export const MAIN_SWEEP = 'main';
 type RunKey = { T: DatasetSize; m: number; datasetSeed: number };
 export const runId = (r: RunKey) => `T${sizeId(r.T)}-m${r.m}-s${r.datasetSeed}`;
 
-/** Whether a run override applies to a run: same T, and the same m and seed where it names them. */
+/** Whether a run override applies to a run: the same T, m and seed, where it names them. */
 export const overrideMatches = (o: RunOverride, r: RunKey) =>
-  o.T === r.T && (o.m === undefined || o.m === r.m) && (o.datasetSeed === undefined || o.datasetSeed === r.datasetSeed);
+  (o.T === undefined || o.T === r.T) && (o.m === undefined || o.m === r.m) && (o.datasetSeed === undefined || o.datasetSeed === r.datasetSeed);
 
 /** A run's training settings: the profile's, then each run override that matches it, in order. */
 export function runTraining(p: Profile, r: RunKey): TrainingConfig {
@@ -108,12 +115,16 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
     }
     return ds;
   };
-  const trainingSetOf = (T: number, seed: number, S: number): DatasetPlan => {
-    const id = `T${T}-s${seed}${sparsityId(S)}`;
+  const repeatsId = (r: number) => (r === 1 ? '' : `-r${r}`);
+  const trainingSetOf = (T: number, seed: number, S: number, repeats: number): DatasetPlan => {
+    const id = `T${T}-s${seed}${sparsityId(S)}${repeatsId(repeats)}`;
     let ds = datasets.get(id);
     if (!ds) {
       const dist = { n: p.data.features, sparsity: S };
-      ds = { id, files: datasetFiles(name, id), spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streams.trainingSet(dist, T, seed) } };
+      ds = {
+        id, files: datasetFiles(name, id),
+        spec: { purpose: 'train', ...dist, count: T, seed, emptyPoint: p.data.emptyPoint, label: streams.trainingSet(dist, T, seed), ...(repeats > 1 ? { repeats } : {}) },
+      };
       datasets.set(id, ds);
     }
     return ds;
@@ -123,41 +134,37 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
     const g = sweep as Partial<Profile['sweeps'][string]>;
     const variants: Partial<TrainingConfig>[] = g.vary ? g.vary.values.map((v) => ({ [g.vary!.field]: v })) : [{}];
     const list: RunPlan[] = [];
-    for (const S of g.sparsities ?? [p.data.sparsity]) {
+    // The grid in a fixed order: sparsity, T, seed, repeats, m, then the varied setting.
+    const points = (g.sparsities ?? [p.data.sparsity]).flatMap((S) => (g.datasetSizes ?? p.datasetSizes).flatMap((T) =>
+      (g.datasetSeeds ?? p.data.datasetSeeds).flatMap((seed) => (g.repeats ?? [1]).flatMap((repeats) =>
+        (g.hiddenDims ?? p.model.hiddenDims).flatMap((m) => variants.map((variant) => ({ S, T, seed, repeats, m, variant })))))));
+    for (const { S, T, seed, repeats, m, variant } of points) {
       const dist = { n: p.data.features, sparsity: S };
-      for (const T of g.datasetSizes ?? p.datasetSizes) {
-        for (const seed of g.datasetSeeds ?? p.data.datasetSeeds) {
-          const dataset = T === 'infinity' ? null : trainingSetOf(T, seed, S);
-          for (const m of g.hiddenDims ?? p.model.hiddenDims) {
-            for (const variant of variants) {
-              const key = { T, m, datasetSeed: seed };
-              // The grid's settings, then the run overrides (a cost choice for a (T, m, seed), whatever the grid).
-              const grid: TrainingConfig = { ...p.training, ...g.training, ...variant };
-              if (g.warmupFraction !== undefined) grid.warmupSteps = Math.round(g.warmupFraction * grid.steps);
-              const training = runTraining({ ...p, training: grid }, key);
-              const changed = (Object.keys(grid) as (keyof TrainingConfig)[]).filter((k) => JSON.stringify(grid[k]) !== JSON.stringify(p.training[k])).sort();
-              const id = runId(key) + sparsityId(S) + changed.map((k) => `-${k}${idNumber(grid[k] as number)}`).join('');
-              const batch = T === 'infinity' ? training.onlineBatchSize : T;
-              const run: RunPlan = {
-                id, files: runFiles(name, id), T, m, datasetSeed: seed, dataset, testSet: testSetOf(S),
-                spec: {
-                  T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, model: p.model, training,
-                  onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
-                  initLabel: streams.inits(dist.n, m, seed),
-                  geometry: p.geometry,
-                },
-                execution: p.execution,
-                threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
-              };
-              const same = runs.get(id);
-              if (same && specHash(same.spec) !== specHash(run.spec))
-                throw new Error(`profile ${name}: run ${id} of sweep ${sweepName} has another spec than the run of that id already planned`);
-              if (!same) runs.set(id, run);
-              list.push(same ?? run);
-            }
-          }
-        }
-      }
+      const dataset = T === 'infinity' ? null : trainingSetOf(T, seed, S, repeats);
+      const key = { T, m, datasetSeed: seed };
+      // The grid's settings, then the run overrides (a cost choice for a (T, m, seed), whatever the grid).
+      const grid: TrainingConfig = { ...p.training, ...g.training, ...variant };
+      if (g.warmupFraction !== undefined) grid.warmupSteps = Math.round(g.warmupFraction * grid.steps);
+      const training = runTraining({ ...p, training: grid }, key);
+      const changed = (Object.keys(grid) as (keyof TrainingConfig)[]).filter((k) => JSON.stringify(grid[k]) !== JSON.stringify(p.training[k])).sort();
+      const id = runId(key) + sparsityId(S) + repeatsId(repeats) + changed.map((k) => `-${k}${idNumber(grid[k] as number)}`).join('');
+      const batch = T === 'infinity' ? training.onlineBatchSize : T;
+      const run: RunPlan = {
+        id, files: runFiles(name, id), T, m, datasetSeed: seed, repeats, dataset, testSet: testSetOf(S),
+        spec: {
+          T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, ...(repeats > 1 ? { repeats } : {}), model: p.model, training,
+          onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
+          initLabel: streams.inits(dist.n, m, seed),
+          geometry: p.geometry,
+        },
+        execution: p.execution,
+        threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
+      };
+      const same = runs.get(id);
+      if (same && specHash(same.spec) !== specHash(run.spec))
+        throw new Error(`profile ${name}: run ${id} of sweep ${sweepName} has another spec than the run of that id already planned`);
+      if (!same) runs.set(id, run);
+      list.push(same ?? run);
     }
     sweeps[sweepName] = list;
   }

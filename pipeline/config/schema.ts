@@ -38,10 +38,13 @@ export const TrainingConfig = z.strictObject({
   initsPerRun: int(1, 'a positive integer (inits trained per run; the lowest final training loss is kept)'),
   onlineBatchSize: int(1, 'a positive integer (batch size when T is infinity)'),
   lossCurvePoints: int(2),
+  /** Copies of the weights kept along training (evenly spaced steps, the first and the final weights included); 0 keeps none. */
+  weightSnapshots: z.union([z.literal(0), int(2, 'an integer >= 2, or 0 for none')], { error: 'expected 0 (none) or an integer >= 2' }).default(0),
 }); // warmupSteps < steps is checked in load.ts, where the profile that broke it can be named
 
 export const RunOverride = z.strictObject({
-  T: DatasetSize,
+  /** The T it applies to; without it, every T (of the m and seed given). */
+  T: DatasetSize.optional(),
   m: int(1).optional(),
   datasetSeed: int(0).optional(),
   training: TrainingConfig.partial().optional(),
@@ -74,6 +77,8 @@ export const Sweep = z.strictObject({
   hiddenDims: z.array(int(1, 'an integer m in 1..64').max(64, { error: 'expected an integer m in 1..64' })).min(1).optional(),
   datasetSeeds: z.array(int(0)).min(1).optional(),
   sparsities: z.array(prob('a probability S in [0, 1)')).min(1).optional(),
+  /** Times the first training point appears in its set (the set's last r - 1 points become copies of it); 1 is a plain set. */
+  repeats: z.array(int(1, 'an integer >= 1 (times the first point appears)')).min(1).optional(),
   training: TrainingConfig.partial().optional(),
   vary: z.strictObject({ field: SweptTrainingField, values: z.array(z.number({ error: 'expected a number' })).min(1, { error: 'expected at least one value' }) }).optional(),
   warmupFraction: z.number().gt(0).lt(1).optional(),

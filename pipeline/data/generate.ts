@@ -54,3 +54,27 @@ export function generatePoints(dist: PointDistribution, count: number, rng: Rng)
   }
   return { n, count, rowPtr, col: col.slice(0, nnz), val: val.slice(0, nnz) };
 }
+
+/**
+ * The set with its first point appearing `repeats` times: the last repeats - 1 points are replaced by
+ * copies of it, so the set keeps its size and its other points stay those of the plain set.
+ */
+export function withRepeats(points: SparsePoints, repeats: number): SparsePoints {
+  if (repeats <= 1) return points;
+  const { n, count, rowPtr, col, val } = points;
+  if (repeats > count) throw new RangeError(`cannot repeat a point ${repeats} times in a set of ${count}`);
+  const keep = count - (repeats - 1);
+  const firstLen = rowPtr[1] - rowPtr[0];
+  const nnz = rowPtr[keep] + (repeats - 1) * firstLen;
+  const out = { n, count, rowPtr: new Uint32Array(count + 1), col: new Uint32Array(nnz), val: new Float32Array(nnz) };
+  out.rowPtr.set(rowPtr.subarray(0, keep + 1));
+  out.col.set(col.subarray(0, rowPtr[keep]));
+  out.val.set(val.subarray(0, rowPtr[keep]));
+  for (let t = keep; t < count; t++) {
+    const at = out.rowPtr[t];
+    out.col.set(col.subarray(0, firstLen), at);
+    out.val.set(val.subarray(0, firstLen), at);
+    out.rowPtr[t + 1] = at + firstLen;
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { generatePoints } from '../data/generate.ts';
+import { generatePoints, withRepeats } from '../data/generate.ts';
 import { writeSparsePoints } from '../format/sparse.ts';
 import { writeJsonAtomic } from '../format/json.ts';
 import { Rng } from '../prng/rng.ts';
@@ -14,8 +14,8 @@ export function runDataStage(args: StageArgs, log: (s: string) => void): void {
   checkSpec(args, `data set ${plan.profile}/${ds.id}`, ds.spec);
   rmSync(ds.files.points, { force: true });
   const { n, sparsity, count, label } = ds.spec;
-  const points = generatePoints({ n, sparsity }, count, Rng.fromLabel(label));
+  const points = withRepeats(generatePoints({ n, sparsity }, count, Rng.fromLabel(label)), ds.spec.repeats ?? 1);
   writeSparsePoints(ds.files.points, points, { ...ds.spec });
   writeJsonAtomic(ds.files.description, { ...ds.spec, nnz: points.col.length, meanActive: points.col.length / count });
-  log(`[${ds.id}] ${count} points, ${n} features, ${(points.col.length / count).toFixed(2)} active per point`);
+  log(`[${ds.id}] ${count} points, ${n} features, ${(points.col.length / count).toFixed(2)} active per point${ds.spec.repeats ? `, point 0 appearing ${ds.spec.repeats} times` : ''}`);
 }

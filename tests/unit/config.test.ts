@@ -147,6 +147,33 @@ describe('sweeps: grids of runs beside the main one', () => {
     ]);
   });
 
+  it('plans a repeated point as its own data set, and an override without T for every run of its m', () => {
+    const plan = planProfile('base', parseExperiment(mutated((c) => {
+      c.profiles.base.sweeps = {
+        repeated: { description: 'r', datasetSizes: [30], repeats: [1, 4], training: { weightSnapshots: 5 } },
+        heatmap: { description: 'T x m', datasetSizes: [5, 30], hiddenDims: [2, 4] },
+      };
+      c.profiles.base.runOverrides.push({ m: 4, training: { initsPerRun: 1 } });
+    }), FILE).profiles.base);
+    expect(plan.sweeps.repeated.map((r) => [r.id, r.dataset!.id, r.repeats, r.dataset!.spec.repeats])).toEqual([
+      ['T30-m2-s0-weightSnapshots5', 'T30-s0', 1, undefined], ['T30-m2-s0-r4-weightSnapshots5', 'T30-s0-r4', 4, 4],
+    ]);
+    // The repeated set's points are drawn from the plain set's stream.
+    expect(plan.datasets.find((d) => d.id === 'T30-s0-r4')!.spec.label).toBe(plan.datasets.find((d) => d.id === 'T30-s0')!.spec.label);
+    expect(plan.sweeps.heatmap.map((r) => [r.id, r.spec.training.initsPerRun])).toEqual([
+      ['T5-m2-s0', 2], ['T5-m4-s0', 1], ['T30-m2-s0', 2], ['T30-m4-s0', 1],
+    ]);
+  });
+
+  it('rejects repeats on an infinite or too small T, and an override of an m no grid has', () => {
+    const e = configError(mutated((c) => {
+      c.profiles.base.sweeps = { r: { description: 'r', datasetSizes: [3, 'infinity'], repeats: [4] } };
+      c.profiles.base.runOverrides.push({ m: 7, training: { initsPerRun: 1 } });
+    }));
+    expect(e.message).toContain('profiles.base.sweeps.r.repeats: expected each T of the sweep to be finite and at least the repeats (4), found 3');
+    expect(e.message).toContain('profiles.base.runOverrides.1.m: expected an m of model.hiddenDims or of a sweep, found 7');
+  });
+
   it('rejects a sweep named main, a varied value the field does not allow, and a warmup not below its steps', () => {
     const e = configError(mutated((c) => {
       c.profiles.base.sweeps = {

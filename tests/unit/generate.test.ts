@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/prng/rng.ts';
-import { generatePoints } from '../../pipeline/data/generate.ts';
+import { withRepeats, generatePoints } from '../../pipeline/data/generate.ts';
 import { streams } from '../../pipeline/prng/streams.ts';
 import type { SparsePoints } from '../../pipeline/data/points.ts';
 
@@ -160,5 +160,23 @@ describe('streams (the names of the random streams)', () => {
     expect(streams.trainingSet({ n: 200, sparsity: 0.99 }, 30, 0)).not.toBe(a);
     expect(streams.trainingSet({ n: 1000, sparsity: 0.95 }, 30, 0)).not.toBe(a);
     expect(streams.inits(1000, 2, 0)).not.toBe(streams.inits(1000, 4, 0));
+  });
+});
+
+describe('withRepeats', () => {
+  const row = (x: SparsePoints, t: number) => ({ col: [...x.col.subarray(x.rowPtr[t], x.rowPtr[t + 1])], val: [...x.val.subarray(x.rowPtr[t], x.rowPtr[t + 1])] });
+  const plain = generatePoints({ n: 50, sparsity: 0.8 }, 20, Rng.fromLabel('repeats'));
+
+  it('keeps the size, makes the last r - 1 points copies of the first, and leaves the others as drawn', () => {
+    const x = withRepeats(plain, 5);
+    expect(x.count).toBe(20);
+    for (let t = 0; t < 16; t++) expect(row(x, t)).toEqual(row(plain, t));
+    for (let t = 16; t < 20; t++) expect(row(x, t)).toEqual(row(plain, 0));
+    expect(x.rowPtr[20]).toBe(x.col.length);
+  });
+
+  it('is the plain set for r = 1 and refuses more repeats than points', () => {
+    expect(withRepeats(plain, 1)).toBe(plain);
+    expect(() => withRepeats(plain, 21)).toThrow(/cannot repeat a point 21 times in a set of 20/);
   });
 });
