@@ -23,8 +23,12 @@ export function runFiles(profile: string, id: string) {
     weights: `${dir}/weights.bin`,
     metrics: `${dir}/metrics.json`,
     timing: `${dir}/timing.json`,
+    snapshots: `${dir}/snapshots.bin`, // only when the run keeps weight snapshots
     checkpoint: `${dir}/checkpoint.bin`,
-    geometry: { dir: geometry, features: `${geometry}/features.json`, examples: `${geometry}/examples.json`, summary: `${geometry}/summary.json` },
+    geometry: {
+      dir: geometry, features: `${geometry}/features.json`, examples: `${geometry}/examples.json`, summary: `${geometry}/summary.json`,
+      moments: `${geometry}/moments.json`, // only with weight snapshots: the geometry at each
+    },
   };
 }
 export type RunFiles = ReturnType<typeof runFiles>;
@@ -44,5 +48,12 @@ export const FIGURE_FILE_KINDS = Object.keys(FIGURE_FILES) as FigureFileKind[];
 /** A figure as built for a profile; `task` is where its Nx project lives. */
 export function figureOutputs(profile: string, name: string) {
   const base = `${profileDistDir(profile)}/${name}`;
-  return { task: `${profileDataDir(profile)}/figures/${name}`, svg: base + FIGURE_FILES.svg, png: base + FIGURE_FILES.png, provenance: base + FIGURE_FILES.provenance };
+  return {
+    task: `${profileDataDir(profile)}/figures/${name}`, svg: base + FIGURE_FILES.svg, png: base + FIGURE_FILES.png, provenance: base + FIGURE_FILES.provenance,
+    /** The slider's frames, for a figure that has them: <name>.frames/<i>.png. */
+    frames: `${base}.frames`,
+  };
 }
+
+/** Frame i of a figure's slider, relative to dist/<profile>/. */
+export const frameFile = (name: string, i: number) => `${name}.frames/${String(i).padStart(3, '0')}.png`;

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { readSparsePoints } from '../format/sparse.ts';
 import { writeWeights } from '../format/weights.ts';
+import { writeSnapshots } from '../format/snapshots.ts';
 import { writeJsonAtomic } from '../format/json.ts';
 import { trainRun } from '../train/train-run.ts';
 import { openEngine } from '../engines/registry.ts';
@@ -16,7 +17,7 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
   const { plan, run } = planRun(args);
   const { files } = run;
   // Stale results of an earlier spec must not survive a failed run looking complete.
-  for (const f of [files.weights, files.metrics, files.timing]) rmSync(f, { force: true });
+  for (const f of [files.weights, files.metrics, files.timing, files.snapshots]) rmSync(f, { force: true });
   const train = run.dataset ? readSparsePoints(run.dataset.files.points) : null;
   const test = readSparsePoints(run.testSet.files.points);
   const engine = await openEngine(run.spec.training.engine, run.execution.workers);
@@ -27,8 +28,9 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
   } finally {
     await engine.close?.();
   }
-  const { params, metrics, wallTimeSeconds, resumedFrom } = result;
+  const { params, snapshots, metrics, wallTimeSeconds, resumedFrom } = result;
   writeWeights(files.weights, params, { run: run.id, profile: plan.profile });
+  if (snapshots.length) writeSnapshots(files.snapshots, snapshots, params.n, params.m, { run: run.id, profile: plan.profile, init: metrics.chosenInit });
   writeJsonAtomic(files.metrics, metrics);
   writeJsonAtomic(files.timing, { run: run.id, engine: metrics.engine, wallTimeSeconds, resumedFrom });
   rmSync(files.checkpoint, { force: true });

@@ -9,6 +9,7 @@ import { Rng } from '../prng/rng.ts';
 import { streams } from '../prng/streams.ts';
 import { Progress } from './progress.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
+import type { Snapshot } from '../format/snapshots.ts';
 
 export class DivergenceError extends Error {
   constructor(run: string, init: number, step: number, loss: number, weightsFinite: boolean) {
@@ -35,6 +36,8 @@ export interface RunMetrics {
 
 export interface TrainResult {
   params: Params;
+  /** The chosen init's weights at `weightSnapshots` evenly spaced steps (none when it is 0). */
+  snapshots: Snapshot[];
   metrics: RunMetrics;
   wallTimeSeconds: number;
   resumedFrom: { init: number; step: number } | null;
@@ -56,6 +59,13 @@ export function curveSteps(steps: number, points: number): Set<number> {
   const out = new Set<number>();
   const k = Math.min(points, steps);
   for (let i = 0; i < k; i++) out.add(Math.round((i * (steps - 1)) / (k - 1)));
+  return out;
+}
+
+/** Steps whose weights are kept: `count` evenly spaced in 0..steps, where step s means before its update and `steps` the final weights. */
+export function snapshotSteps(steps: number, count: number): Set<number> {
+  const out = new Set<number>();
+  for (let i = 0; i < count; i++) out.add(Math.round((i * steps) / (count - 1)));
   return out;
 }
 
@@ -91,11 +101,11 @@ export async function trainRun(
     const resume = saved && saved.init === init ? saved : null;
     const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(streams.init(run.spec.initLabel, init))), opt, resume?.session);
     try {
-      const { params, curve } = trainInit(run, init, session, train, resume, progress, checkpoint && { ...checkpoint, inits, best });
+      const { params, curve, snapshots } = trainInit(run, init, session, train, resume, progress, checkpoint && { ...checkpoint, inits, best });
       const finalTrainLoss = loss(params, selection);
       if (!Number.isFinite(finalTrainLoss)) throw new DivergenceError(run.id, init, tc.steps, finalTrainLoss, true);
       inits.push({ init, finalTrainLoss });
-      if (best === null || finalTrainLoss < best.loss) best = { init, loss: finalTrainLoss, params, curve };
+      if (best === null || finalTrainLoss < best.loss) best = { init, loss: finalTrainLoss, params, curve, snapshots };
     } finally {
       await session.dispose();
     }
@@ -103,6 +113,7 @@ export async function trainRun(
   progress.done();
   return {
     params: best!.params,
+    snapshots: best!.snapshots,
     metrics: {
       run: run.id,
       engine: { name: engine.name, version: engine.version },
@@ -124,13 +135,16 @@ export async function trainRun(
 function trainInit(
   run: RunPlan, init: number, session: EngineSession, train: SparsePoints | null, resume: Checkpoint | null, progress: Progress,
   checkpoint: (CheckpointOptions & Pick<Checkpoint, 'inits' | 'best'>) | undefined,
-): { params: Params; curve: Checkpoint['curve'] } {
+): { params: Params; curve: Checkpoint['curve']; snapshots: Snapshot[] } {
   const { n, sparsity, training: tc } = run.spec;
   const sampled = curveSteps(tc.steps, tc.lossCurvePoints);
+  const kept = snapshotSteps(tc.steps, tc.weightSnapshots);
+  const snapshots = resume ? [...resume.snapshots] : [];
   const online = train ? null : resume?.onlineRng ? Rng.fromState(resume.onlineRng) : Rng.fromLabel(run.spec.onlineLabel!);
   const curve = resume ? [...resume.curve] : [];
   let lastLoss = NaN;
   for (let s = resume ? resume.nextStep : 0; s < tc.steps; s++) {
+    if (kept.has(s)) snapshots.push({ step: s, params: session.params() });
     const batch = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, online!);
     // The loss is needed on the curve's steps; every LOSS_EVERY steps it also checks for divergence.
     const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
@@ -144,11 +158,12 @@ function trainInit(
     progress.tick(init, s, lastLoss);
     if (checkpoint && (s + 1) % checkpoint.everySteps === 0 && s + 1 < tc.steps)
       writeCheckpoint(checkpoint.file, {
-        key: checkpoint.key, init, nextStep: s + 1, inits: checkpoint.inits, best: checkpoint.best, curve,
+        key: checkpoint.key, init, nextStep: s + 1, inits: checkpoint.inits, best: checkpoint.best, curve, snapshots,
         onlineRng: online ? online.state() : null, session: session.state(),
       });
   }
   const params = session.params();
   if (!allFinite(params)) throw new DivergenceError(run.id, init, tc.steps, lastLoss, false);
-  return { params, curve };
+  if (kept.has(tc.steps)) snapshots.push({ step: tc.steps, params });
+  return { params, curve, snapshots };
 }

@@ -19,8 +19,10 @@ function sample(withBest: boolean): Checkpoint {
   return {
     key: 'spec/fast/2', init: 1, nextStep: 40,
     inits: [{ init: 0, finalTrainLoss: 0.25 }],
-    best: withBest ? { init: 0, loss: 0.25, params: xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/best')), curve: [{ step: 0, loss: 1 }] } : null,
+    best: withBest ? { init: 0, loss: 0.25, params: xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/best')), curve: [{ step: 0, loss: 1 }],
+      snapshots: [0, 50, 100].map((step) => ({ step, params: xavierNormalInit(7, 3, Rng.fromLabel(`checkpoint/best-snapshot-${step}`)) })) } : null,
     curve: [{ step: 0, loss: 1.5 }, { step: 20, loss: 0.75 }],
+    snapshots: [{ step: 0, params: xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/snapshot')) }],
     onlineRng: online.state(),
     session: { params, m: moments(), v: moments().map(Math.abs), t: 40, beta1Power: 0.9 ** 40, beta2Power: 0.999 ** 40 },
   };

@@ -18,7 +18,7 @@ function runs(): RunPlan[] {
   c.profiles.tiny = {
     extends: 'child', description: 'resume test',
     data: { features: 30, sparsity: 0.8 },
-    training: { steps: 120, warmupSteps: 10, initsPerRun: 2, onlineBatchSize: 20, lossCurvePoints: 7 },
+    training: { steps: 120, warmupSteps: 10, initsPerRun: 2, onlineBatchSize: 20, lossCurvePoints: 7, weightSnapshots: 4 },
     datasetSizes: [12, 'infinity'],
   };
   const exp = parseExperiment(c, 'experiment.json');
@@ -61,6 +61,8 @@ describe.each([
         const resumed = await trainRun(run, x, test, engine, () => {}, checkpoint);
         expect(resumed.resumedFrom).not.toBeNull();
         expect(JSON.stringify(resumed.metrics)).toBe(JSON.stringify(straight.metrics));
+        expect(resumed.snapshots.map((s) => [s.step, [...s.params.W], [...s.params.b]])).toEqual(straight.snapshots.map((s) => [s.step, [...s.params.W], [...s.params.b]]));
+        expect(straight.snapshots).toHaveLength(4);
         expect(Buffer.from(resumed.params.W.buffer).equals(Buffer.from(straight.params.W.buffer))).toBe(true);
         expect(Buffer.from(resumed.params.b.buffer).equals(Buffer.from(straight.params.b.buffer))).toBe(true);
       });

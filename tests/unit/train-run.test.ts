@@ -6,6 +6,7 @@ import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
 import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { loss } from '../../pipeline/model/toy-model.ts';
+import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { Rng } from '../../pipeline/prng/rng.ts';
 import { streams } from '../../pipeline/prng/streams.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
@@ -61,4 +62,37 @@ describe('the losses a training run reports', () => {
     expect(metrics.finalTrainLoss).toBe(loss(params, selection));
     expect(metrics.finalTrainLoss).not.toBe(loss(params, generatePoints(dist, 40, Rng.fromLabel(inf.spec.onlineLabel!))));
   }, 30_000);
+});
+
+describe('weight snapshots', () => {
+  const c2 = fixtureExperiment();
+  c2.profiles.snap = {
+    extends: 'child', description: 'snapshots', data: { features: 40, sparsity: 0.8 },
+    training: { steps: 200, warmupSteps: 10, initsPerRun: 2, lossCurvePoints: 5, weightSnapshots: 5 }, datasetSizes: [12], runOverrides: [],
+  };
+  const run = planProfile('snap', parseExperiment(c2, 'experiment.json').profiles.snap).runs[0];
+  const d = { n: 40, sparsity: 0.8 };
+  const x = generatePoints(d, 12, Rng.fromLabel('snap/x'));
+  const t = generatePoints(d, 50, Rng.fromLabel('snap/test'));
+
+  it('keep the chosen init\'s weights at evenly spaced steps: its init first and its final weights last', async () => {
+    const { snapshots, params, metrics } = await trainRun(run, x, t, referenceEngine);
+    expect(snapshots.map((s) => s.step)).toEqual([0, 50, 100, 150, 200]);
+    const init = xavierNormalInit(40, 2, Rng.fromLabel(streams.init(run.spec.initLabel, metrics.chosenInit)));
+    expect([...snapshots[0].params.W]).toEqual([...init.W]);
+    expect([...snapshots[4].params.W]).toEqual([...params.W]);
+    expect([...snapshots[2].params.W]).not.toEqual([...params.W]);
+  });
+
+  it('are the same bytes on the fast engine with 1 and 2 threads, and none are kept when weightSnapshots is 0', async () => {
+    const two = await createFastEngine(2);
+    try {
+      const [a, b] = [await trainRun(run, x, t, fast), await trainRun(run, x, t, two)];
+      expect(a.snapshots.map((s) => Buffer.from(s.params.W.buffer).toString('hex'))).toEqual(b.snapshots.map((s) => Buffer.from(s.params.W.buffer).toString('hex')));
+    } finally {
+      await two.close?.();
+    }
+    const none = { ...run, spec: { ...run.spec, training: { ...run.spec.training, weightSnapshots: 0 } } };
+    expect((await trainRun(none, x, t, referenceEngine)).snapshots).toEqual([]);
+  });
 });
