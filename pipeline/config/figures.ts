@@ -7,22 +7,31 @@ import { MAIN_SWEEP, specHash, type ProfilePlan, type RunPlan } from './plan.ts'
 /**
  * The tables a figure can read, one row per: run (`runs`: its summary), feature vector (`features`),
  * kept training example (`examples`), either of the two with its `kind` ('feature' or 'example': `vectors`),
- * or regime of T (`regimes`: small data, middle, large data, as measured: pipeline/geometry/regimes.ts).
+ * regime of T (`regimes`: small data, middle, large data, as measured: pipeline/geometry/regimes.ts);
+ * for runs with weight snapshots, one row per snapshot (`moments`: norms, dimensionalities, losses at
+ * that step) and per vector at each snapshot (`momentVectors`: as `vectors`, with snapshot and step).
  */
-export const Table = z.enum(['runs', 'features', 'examples', 'vectors', 'regimes']);
+export const Table = z.enum(['runs', 'features', 'examples', 'vectors', 'regimes', 'moments', 'momentVectors']);
 export type Table = z.infer<typeof Table>;
 
 /** figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json. */
 export const FigureFile = z.strictObject({
   title: z.string(),
   description: z.string(),
-  /** The grid of runs it draws: the profile's own (main) or one of its `sweeps`. */
-  sweep: z.string().default(MAIN_SWEEP),
-  m: z.number().int().min(1),
+  /** The grid(s) of runs it draws: the profile's own (main) and/or some of its `sweeps` (a run two of them share counts once). */
+  sweep: z.union([z.string(), z.array(z.string()).min(1)]).default(MAIN_SWEEP),
+  /** The hidden size of its runs, or "all" (a figure over m, like the heat map). */
+  m: z.union([z.number().int().min(1), z.literal('all')]),
   sizes: z.union([z.literal('all'), z.array(DatasetSize).min(1)]),
   tables: z.array(Table).min(1),
   /** Sizes to show in a strip of vector panels: each row gets `inStrip`, true for the runs at the T nearest to one of them (on a log scale). */
   strip: z.array(DatasetSize).min(1).optional(),
+  /**
+   * Frames for the gallery's slider: `spec` (a file in the figure's folder) drawn once per value of the
+   * field `by` (e.g. snapshot), each time with every table's rows of that value (tables without the field
+   * whole); `label` names the field whose value captions a frame (e.g. step).
+   */
+  frames: z.strictObject({ by: z.string(), label: z.string(), spec: z.string().regex(/^[a-z0-9-]+\.vl\.json$/, { error: 'expected a file name like frame.vl.json' }) }).optional(),
 });
 export type FigureFile = z.infer<typeof FigureFile>;
 
@@ -46,8 +55,12 @@ export interface FigurePlan {
 export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigurePlan {
   if (!plan.figures.includes(name)) throw new ConfigError(`profile ${plan.profile} does not list figure "${name}"`);
   const figure = loadFigure(name, root);
-  const grid = plan.sweeps[figure.sweep];
-  if (!grid) throw new ConfigError(`figure ${name} draws sweep "${figure.sweep}", which profile ${plan.profile} does not define (its sweeps: ${Object.keys(plan.sweeps).join(', ')})`);
-  const runs = grid.filter((r) => r.m === figure.m && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
+  const grid = new Map<string, RunPlan>();
+  for (const sweep of typeof figure.sweep === 'string' ? [figure.sweep] : figure.sweep) {
+    const runs = plan.sweeps[sweep];
+    if (!runs) throw new ConfigError(`figure ${name} draws sweep "${sweep}", which profile ${plan.profile} does not define (its sweeps: ${Object.keys(plan.sweeps).join(', ')})`);
+    for (const r of runs) grid.set(r.id, r);
+  }
+  const runs = [...grid.values()].filter((r) => (figure.m === 'all' || r.m === figure.m) && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
   return { name, figure, runs, spec: { figure, runs: runs.map((r) => ({ id: r.id, spec: specHash(r.spec) })) } };
 }

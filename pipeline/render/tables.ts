@@ -18,23 +18,33 @@ function readTable(file: string): unknown {
   }
 }
 
-function readRows(file: string): Row[] {
-  const rows = readTable(file);
+function asRows(rows: unknown, file: string): Row[] {
   if (!Array.isArray(rows)) throw new FormatError(file, 'expected a list of rows');
   return rows as Row[];
 }
 
 const withKind = (rows: Row[], kind: VectorKind) => rows.map((row) => ({ ...row, kind }));
 
-type Rows = (file: string) => Row[];
+/** Reads a geometry file (once per figure, however many tables need it). */
+type Load = (file: string) => unknown;
 
 /** Each table's rows for one run, before the run's fields are added (regimes are a table of the whole figure). */
-const tableRows: Record<Exclude<Table, 'regimes'>, (g: RunPlan['files']['geometry'], rows: Rows) => Row[]> = {
-  runs: (g) => [readTable(g.summary) as Row],
-  features: (g, rows) => rows(g.features),
-  examples: (g, rows) => rows(g.examples),
-  vectors: (g, rows) => [...withKind(rows(g.features), 'feature'), ...withKind(rows(g.examples), 'example')],
+const tableRows: Record<Exclude<Table, 'regimes'>, (g: RunPlan['files']['geometry'], load: Load) => Row[]> = {
+  runs: (g, load) => [load(g.summary) as Row],
+  features: (g, load) => asRows(load(g.features), g.features),
+  examples: (g, load) => asRows(load(g.examples), g.examples),
+  vectors: (g, load) => [...withKind(asRows(load(g.features), g.features), 'feature'), ...withKind(asRows(load(g.examples), g.examples), 'example')],
+  moments: (g, load) => momentsOf(load(g.moments), g.moments).summary,
+  momentVectors: (g, load) => momentsOf(load(g.moments), g.moments).vectors,
 };
+
+/** A run's moments.json: one summary row per weight snapshot, and its vectors. */
+function momentsOf(m: unknown, file: string): { summary: Row[]; vectors: Row[] } {
+  const o = m as { summary?: unknown; vectors?: unknown } | null;
+  if (!Array.isArray(o?.summary) || !Array.isArray(o?.vectors))
+    throw new FormatError(file, 'expected {summary: [...], vectors: [...]}; does the run keep weight snapshots (training.weightSnapshots)?');
+  return o as { summary: Row[]; vectors: Row[] };
+}
 
 /** How T is printed: '5', '2k' for whole thousands, '∞'. */
 const sizeLabel = (T: RunPlan['T']) => (T === 'infinity' ? '∞' : T >= 1000 && T % 1000 === 0 ? `${T / 1000}k` : String(T));
@@ -50,8 +60,8 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
   const x = (T: RunPlan['T']) => (T === 'infinity' ? infX : T);
   const strip = new Set((fig.strip ?? []).map((target) => nearest(runs.map((r) => r.T), target, x)));
   // Each geometry file read once, though several tables (vectors, regimes) may need it.
-  const read = new Map<string, Row[]>();
-  const rows: Rows = (file) => read.get(file) ?? read.set(file, readRows(file)).get(file)!;
+  const read = new Map<string, unknown>();
+  const load: Load = (file) => (read.has(file) ? read.get(file) : read.set(file, readTable(file)).get(file));
   const out: Record<string, Row[]> = {};
   for (const table of fig.tables) out[table] = [];
   for (const r of runs) {
@@ -67,11 +77,12 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
       weightDecay: r.spec.training.weightDecay,
       steps: r.spec.training.steps,
       peakLearningRate: r.spec.training.peakLearningRate,
+      repeats: r.repeats,
       ...(fig.strip ? { inStrip: strip.has(r.T) } : {}),
     };
-    for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry, rows)) out[table].push({ ...row, ...key });
+    for (const table of fig.tables) if (table !== 'regimes') for (const row of tableRows[table](r.files.geometry, load)) out[table].push({ ...row, ...key });
   }
-  if (fig.tables.includes('regimes')) out.regimes = regimeBands(runs, finite, rows);
+  if (fig.tables.includes('regimes')) out.regimes = regimeBands(runs, finite, load);
   return out;
 }
 
@@ -86,8 +97,8 @@ function nearest(sizes: RunPlan['T'][], target: RunPlan['T'], x: (T: RunPlan['T'
  * The regimes as bands on the log T axis of the finite sizes: each band reaches halfway (geometrically)
  * to the neighbouring size of the next regime. Rows: regime, x0, x1 (in Tx units).
  */
-function regimeBands(runs: RunPlan[], finite: number[], rows: Rows): Row[] {
-  const dims = (file: string) => rows(file).map((row) => row.dimensionality as number);
+function regimeBands(runs: RunPlan[], finite: number[], load: Load): Row[] {
+  const dims = (file: string) => asRows(load(file), file).map((row) => row.dimensionality as number);
   const { lastMemorised, firstFeatures } = findRegimes(
     runs.map((r) => ({ T: r.T, m: r.m, featureDimensionality: dims(r.files.geometry.features), exampleDimensionality: dims(r.files.geometry.examples) })),
   );
