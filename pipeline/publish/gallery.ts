@@ -11,9 +11,10 @@ import { writeFileAtomic } from '../format/atomic.ts';
 import { escapeHtml, gitCommit, href, sha256 } from './shared.ts';
 
 /**
- * The gallery of a built profile: dist/<profile>/index.html, a static page (no JavaScript, relative
- * links only, so it works from a file and from any static host) with every figure of the profile in
- * the profile's order, and dist/<profile>/manifest.json, the figures' files and their SHA-256.
+ * The gallery of a built profile: dist/<profile>/index.html, a static page (relative links only, so it
+ * works from a file and from any static host; the only script is an inline one that moves the sliders
+ * of figures with frames) with every figure of the profile in the profile's order, and
+ * dist/<profile>/manifest.json, the figures' files and their SHA-256.
  *
  *   tsx pipeline/publish/gallery.ts [--profile P] [--config experiment.json]
  *
@@ -32,6 +33,8 @@ interface Provenance {
   renderCode?: string | null;
   engines?: string[];
   runs: { run: string; spec: string }[];
+  /** The slider's frames (figure.json `frames`), relative to dist/<profile>/. */
+  frames?: { file: string; value: unknown; label: unknown }[];
 }
 
 function readProvenance(file: string): Provenance {
@@ -66,6 +69,7 @@ export interface Manifest {
   figures: {
     name: string; title: string; specHash: string | null; renderCode: string | null; engines: string[];
     files: Record<FigureFileKind, { file: string; sha256: string }>;
+    frames?: { file: string; sha256: string }[];
   }[];
 }
 
@@ -81,7 +85,31 @@ details { font-size: .85rem; color: #444; }
 details table { border-collapse: collapse; margin: .5rem 0; }
 details td, details th { padding: .1rem .75rem .1rem 0; text-align: left; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
+.slider label { display: block; margin: .75rem 0 .25rem; }
+.slider input { width: min(40rem, 100%); }
 `;
+
+/** Moves each slider's image to the frame it points at; the frames' files and captions are in data attributes. */
+const SLIDER_SCRIPT = `
+for (const s of document.querySelectorAll('.slider')) {
+  const files = JSON.parse(s.dataset.files), labels = JSON.parse(s.dataset.labels);
+  const input = s.querySelector('input'), img = s.querySelector('img'), out = s.querySelector('output');
+  const show = () => { img.src = files[input.value]; out.textContent = labels[input.value]; };
+  input.addEventListener('input', show);
+  show();
+}
+`;
+
+function sliderSection(name: string, title: string, frames: NonNullable<Provenance['frames']>): string {
+  const files = JSON.stringify(frames.map((f) => href(f.file)));
+  const labels = JSON.stringify(frames.map((f) => String(f.label)));
+  const id = `${name}-frame`;
+  return `<div class="slider" data-files="${escapeHtml(files)}" data-labels="${escapeHtml(labels)}">
+<label for="${escapeHtml(id)}">Move through training: <output>${escapeHtml(String(frames[0].label))}</output></label>
+<input type="range" id="${escapeHtml(id)}" min="0" max="${frames.length - 1}" step="1" value="0">
+<img src="${href(frames[0].file)}" alt="${escapeHtml(title)}: one moment of training">
+</div>`;
+}
 
 function figureSection(name: string, title: string, description: string, svg: string, prov: Provenance): string {
   const size = svgSize(svg);
@@ -92,6 +120,7 @@ function figureSection(name: string, title: string, description: string, svg: st
 <h2>${escapeHtml(title)}</h2>
 <a href="${f('png')}"><img src="${f('svg')}"${dims} alt="${escapeHtml(title)}"></a>
 <figcaption>${escapeHtml(description)}</figcaption>
+${prov.frames?.length ? sliderSection(name, title, prov.frames) : ''}
 <details><summary>Provenance</summary>
 <p>Profile <code>${escapeHtml(prov.profile)}</code>; spec <code>${escapeHtml(prov.spec)}</code>, figure file <code>${escapeHtml(prov.figureFile)}</code>, theme <code>${escapeHtml(prov.theme)}</code>; config hash <code>${escapeHtml(prov.specHash ?? '?')}</code>, render code <code>${escapeHtml(prov.renderCode ?? '?')}</code>, trained by <code>${escapeHtml((prov.engines ?? []).join(', ') || '?')}</code>.
 Files: <a href="${f('svg')}">SVG</a>, <a href="${f('png')}">PNG (2x)</a>, <a href="${f('provenance')}">provenance</a>.</p>
@@ -100,6 +129,12 @@ ${runs}
 </tbody></table>
 </details>
 </figure>`;
+}
+
+function readFrame(distDir: string, file: string, name: string): Buffer {
+  const path = join(distDir, file);
+  if (!existsSync(path)) throw new FormatError(path, `missing: a slider frame of figure ${name}; build the figure again`);
+  return readFileSync(path);
 }
 
 /** Writes dist/<profile>/index.html and manifest.json for the figures already built in `distDir`. */
@@ -119,6 +154,7 @@ export function writeGallery(distDir: string, options: GalleryOptions): { index:
     entries.push({
       name, title: figure.title, specHash: prov.specHash ?? null, renderCode: prov.renderCode ?? null, engines: prov.engines ?? [],
       files: Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, { file: name + FIGURE_FILES[k], sha256: sha256(bytes[k]) }])) as Manifest['figures'][number]['files'],
+      ...(prov.frames ? { frames: prov.frames.map((f) => ({ file: f.file, sha256: sha256(readFrame(distDir, f.file, name)) })) } : {}),
     });
   }
   const profile = escapeHtml(options.profile);
@@ -141,6 +177,7 @@ export function writeGallery(distDir: string, options: GalleryOptions): { index:
 ${nav}
 </nav>
 ${sections.join('\n')}
+${entries.some((e) => e.frames) ? `<script>${SLIDER_SCRIPT}</script>` : ''}
 </body>
 </html>
 `;

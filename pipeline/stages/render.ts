@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { posix } from 'node:path';
 import { ConfigError, readConfigJson } from '../config/load.ts';
 import { specHash } from '../config/plan.ts';
-import { planFigure } from '../config/figures.ts';
-import { figureOutputs, figureSources, themeFile } from '../config/layout.ts';
+import { planFigure, type FigurePlan } from '../config/figures.ts';
+import { figureOutputs, figureSources, frameFile, profileDistDir, themeFile } from '../config/layout.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { readJson, writeJsonAtomic } from '../format/json.ts';
-import { gatherTables } from '../render/tables.ts';
+import { gatherTables, type Row } from '../render/tables.ts';
 import { loadTheme, renderVegaLite } from '../render/render.ts';
 import { checkSpec, loadPlan, type StageArgs } from './context.ts';
 
@@ -15,11 +16,14 @@ export async function runRenderStage(args: StageArgs, log: (s: string) => void):
   const fp = planFigure(plan, args.id);
   checkSpec(args, `figure ${plan.profile}/${fp.name}`, fp.spec);
   const out = figureOutputs(plan.profile, fp.name);
-  for (const f of [out.svg, out.png, out.provenance]) rmSync(f, { force: true });
+  for (const f of [out.svg, out.png, out.provenance, out.frames]) rmSync(f, { recursive: true, force: true });
   if (fp.runs.length === 0) throw new ConfigError(`figure ${fp.name}: profile ${plan.profile} has no run with m = ${fp.figure.m} and the figure's sizes`);
   const sources = figureSources(fp.name);
   const spec = readConfigJson(sources.spec) as Record<string, unknown>;
-  const { svg, png } = await renderVegaLite(spec, gatherTables(fp), loadTheme(), sources.spec);
+  const tables = gatherTables(fp);
+  const theme = loadTheme();
+  const { svg, png } = await renderVegaLite(spec, tables, theme, sources.spec);
+  const frames = fp.figure.frames ? await renderFrames(fp.name, fp.figure.frames, tables, theme, plan.profile, log) : undefined;
   const engines = [...new Set(fp.runs.map((r) => (readJson(r.files.geometry.summary) as { engine: string }).engine))].sort();
   // What the figure came from: the hash of its config entries (the figure file and its runs' specs), of
   // the render code, the engines that trained its runs, and each run's spec. (No commit and no upstream
@@ -29,11 +33,39 @@ export async function runRenderStage(args: StageArgs, log: (s: string) => void):
     spec: sources.spec, figureFile: sources.figure, theme: themeFile(),
     specHash: specHash(fp.spec), renderCode: args.codeHash ?? null, engines,
     runs: fp.runs.map((r) => ({ run: r.id, dir: r.files.dir, spec: specHash(r.spec) })),
+    ...(frames ? { frames } : {}),
   };
   writeFileAtomic(out.svg, withMetadata(svg, provenance));
   writeFileAtomic(out.png, png);
   writeJsonAtomic(out.provenance, provenance);
   log(`[${plan.profile}/${fp.name}] ${fp.runs.length} runs -> ${out.svg}, ${out.png}`);
+}
+
+/**
+ * The slider's frames: the frame spec drawn once per value of `by` (in increasing order), each with the
+ * rows of that value, as dist/<profile>/<name>.frames/<i>.png. Returns each frame's file and caption value.
+ */
+async function renderFrames(
+  name: string, frames: NonNullable<FigurePlan['figure']['frames']>, tables: Record<string, Row[]>, theme: Record<string, unknown>, profile: string, log: (s: string) => void,
+): Promise<{ file: string; value: unknown; label: unknown }[]> {
+  const specFile = posix.join(figureSources(name).dir, frames.spec);
+  const spec = readConfigJson(specFile) as Record<string, unknown>;
+  const values = [...new Set(Object.values(tables).flatMap((rows) => rows.filter((r) => frames.by in r).map((r) => r[frames.by])))]
+    .sort((a, b) => (a as number) - (b as number));
+  if (values.length === 0) throw new ConfigError(`figure ${name}: frames.by "${frames.by}" is a field of none of its tables`);
+  const out: { file: string; value: unknown; label: unknown }[] = [];
+  const dir = profileDistDir(profile);
+  mkdirSync(posix.join(dir, `${name}.frames`), { recursive: true });
+  for (const [i, value] of values.entries()) {
+    const only = Object.fromEntries(Object.entries(tables).map(([t, rows]) => [t, rows.filter((r) => !(frames.by in r) || r[frames.by] === value)]));
+    const { png } = await renderVegaLite(spec, only, theme, specFile);
+    const file = frameFile(name, i);
+    writeFileAtomic(posix.join(dir, file), png);
+    const labelled = Object.values(only).flat().find((r) => r[frames.by] === value && frames.label in r);
+    out.push({ file, value, label: labelled?.[frames.label] ?? value });
+  }
+  log(`[${profile}/${name}] ${values.length} slider frames -> ${posix.join(dir, `${name}.frames`)}/`);
+  return out;
 }
 
 /** The SVG with `data` as JSON in a <metadata> element, first inside its root element. */

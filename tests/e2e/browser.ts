@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 
 /**
  * What the end-to-end tests need of a web server and a browser: a static folder served on 127.0.0.1
@@ -71,10 +71,12 @@ export interface PageReport {
   images: PageImage[];
   /** The document's HTTP status. */
   status: number | null;
+  /** What `interact` returned, after the screenshot. */
+  interaction?: unknown;
 }
 
 /** Opens `url` in the system's Chromium (headless), reports what went wrong and what the images did, and saves a full-page screenshot. */
-export async function openPage(url: string, screenshotFile: string): Promise<PageReport> {
+export async function openPage(url: string, screenshotFile: string, interact?: (page: Page) => Promise<unknown>): Promise<PageReport> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -91,7 +93,8 @@ export async function openPage(url: string, screenshotFile: string): Promise<Pag
     const images = await page.$$eval('img', (imgs) =>
       imgs.map((i) => ({ src: i.src, currentSrc: i.currentSrc, alt: i.alt, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight })));
     await page.screenshot({ path: screenshotFile, fullPage: true });
-    return { consoleErrors, pageErrors, images, status: response?.status() ?? null };
+    const interaction = interact ? await interact(page) : undefined;
+    return { consoleErrors, pageErrors, images, status: response?.status() ?? null, interaction };
   } finally {
     await browser.close();
   }

@@ -27,7 +27,10 @@ afterAll(() => workspace && removeWorkspace(workspace));
 
 type Manifest = {
   profile: string; commit: string | null;
-  figures: { name: string; title: string; specHash: string; renderCode: string; engines: string[]; files: Record<string, { file: string; sha256: string }> }[];
+  figures: {
+    name: string; title: string; specHash: string; renderCode: string; engines: string[]; files: Record<string, { file: string; sha256: string }>;
+    frames?: { file: string; sha256: string }[];
+  }[];
 };
 const manifest = (): Manifest => JSON.parse(readFileSync(join(dist, 'manifest.json'), 'utf8'));
 
@@ -37,7 +40,7 @@ describe('the built figures', () => {
     expect(m.figures.length).toBeGreaterThan(0);
     for (const f of m.figures) {
       expect(Object.keys(f.files).sort()).toEqual(['png', 'provenance', 'svg']);
-      for (const { file, sha256 } of Object.values(f.files))
+      for (const { file, sha256 } of [...Object.values(f.files), ...(f.frames ?? [])])
         expect(createHash('sha256').update(readFileSync(join(dist, file))).digest('hex'), file).toBe(sha256);
       const provenance = JSON.parse(readFileSync(join(dist, f.files.provenance.file), 'utf8'));
       expect(provenance.profile).toBe(m.profile);
@@ -74,17 +77,36 @@ describe('the built figures', () => {
     }
   });
 
-  it('open in the gallery (index.html) in Chromium: every image loads, no console errors', async () => {
+  it('open in the gallery (index.html) in Chromium: every image loads, no console errors; a slider shows every frame of its figure', async () => {
     const served = await serveDir(dist);
     try {
       mkdirSync(join(REPO, 'test-results'), { recursive: true });
       const shot = join(REPO, 'test-results', `gallery-${manifest().profile}.png`);
-      const page = await openPage(`${served.url}/index.html`, shot);
+      // Each slider moved to its last frame: the frame it then shows, loaded, and its caption.
+      const page = await openPage(`${served.url}/index.html`, shot, (p) => p.$$eval('.slider', async (sliders) => Promise.all(sliders.map(async (s) => {
+        const input = s.querySelector('input')!, img = s.querySelector('img')!;
+        input.value = input.max;
+        input.dispatchEvent(new Event('input'));
+        await img.decode();
+        return { max: Number(input.max), src: img.src, width: img.naturalWidth, caption: s.querySelector('output')!.textContent };
+      }))));
       expect(page.status).toBe(200);
       expect(page.consoleErrors).toEqual([]);
       expect(page.pageErrors).toEqual([]);
-      expect(page.images.map((i) => decodeURIComponent(i.src.split('/').pop()!)).sort()).toEqual(manifest().figures.map((f) => f.files.svg.file).sort());
+      const shown = page.images.map((i) => decodeURIComponent(new URL(i.src).pathname.slice(1)));
+      const figures = manifest().figures;
+      expect(shown.filter((f) => f.endsWith('.svg')).sort()).toEqual(figures.map((f) => f.files.svg.file).sort());
+      expect(shown.filter((f) => !f.endsWith('.svg')).sort()).toEqual(figures.filter((f) => f.frames).map((f) => f.frames![0].file).sort());
       for (const img of page.images) expect(img.naturalWidth, img.src).toBeGreaterThan(0);
+      const withFrames = figures.filter((f) => f.frames);
+      expect(withFrames.length).toBeGreaterThan(0); // training-dynamics
+      const moved = page.interaction as { max: number; src: string; width: number; caption: string }[];
+      expect(moved.map((m) => decodeURIComponent(new URL(m.src).pathname.slice(1)))).toEqual(withFrames.map((f) => f.frames!.at(-1)!.file));
+      for (const [i, m] of moved.entries()) {
+        expect(m.max).toBe(withFrames[i].frames!.length - 1);
+        expect(m.width).toBeGreaterThan(0);
+        expect(m.caption).toMatch(/^\d+$/); // the step of the last snapshot
+      }
       expect(existsSync(shot)).toBe(true);
     } finally {
       await served.close();
