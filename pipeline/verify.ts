@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from './config/load.ts';
-import { planProfile, type RunPlan } from './config/plan.ts';
+import { MAIN_SWEEP, planProfile, type ProfilePlan, type RunPlan } from './config/plan.ts';
+import type { Profile } from './config/schema.ts';
 import { FormatError } from './format/error.ts';
 import { readJson } from './format/json.ts';
 import { findRegimes, learnedFeatures, LEARNED, type RunDimensionalities } from './geometry/regimes.ts';
@@ -96,12 +97,110 @@ export function checkClaims(runs: RunTables[]): Claim[] {
   return claims;
 }
 
-/** Claims that need runs a profile may not have; listed as not checked until such a sweep is built. */
-const NEEDS_SWEEPS: Claim[] = [
-  { claim: 'm = 4: larger weight decay shrinks the bump (1.0 removes it)', measured: 'needs a weight-decay sweep', expected: '', pass: null },
-  { claim: 'm = 4: more training steps enlarge the bump', measured: 'needs a training-steps sweep', expected: '', pass: null },
-  { claim: 'Max feature dimensionality against T·(1 − S) collapses across sparsities', measured: 'needs a sparsity sweep', expected: '', pass: null },
-];
+/** A run's test loss at its T, as the sweep claims read it. */
+export interface SweepRun {
+  T: number | 'infinity';
+  m: number;
+  sparsity: number;
+  weightDecay: number;
+  steps: number;
+  testLoss: number;
+  maxFeatureDimensionality: number;
+}
+
+/**
+ * The bump of a test-loss curve over finite T: how far its peak rises above the higher of its two ends
+ * (the smallest and the largest T), 0 when it does not. Mean over dataset seeds at each T.
+ */
+export function bump(runs: SweepRun[]): { bump: number; peakT: number } {
+  const finite = [...new Set(runs.map((r) => r.T).filter((T): T is number => T !== 'infinity'))].sort((a, b) => a - b);
+  const L = (T: number) => { const xs = runs.filter((r) => r.T === T).map((r) => r.testLoss); return xs.reduce((a, b) => a + b, 0) / xs.length; };
+  const peakT = finite.reduce((a, b) => (L(b) > L(a) ? b : a));
+  return { bump: Math.max(0, L(peakT) - Math.max(L(finite[0]), L(finite[finite.length - 1]))), peakT };
+}
+
+const byValue = (runs: SweepRun[], field: 'weightDecay' | 'steps') =>
+  [...new Set(runs.map((r) => r[field]))].sort((a, b) => a - b).map((v) => ({ v, ...bump(runs.filter((r) => r[field] === v)) }));
+
+/** Noise allowed between neighbouring values before a trend counts as broken: 10% and 1e-3. */
+const noLarger = (b: number, a: number) => b <= a * 1.1 + 1e-3;
+
+/** m = 4 in the paper: the bump shrinks as weight decay grows, and is gone (≤ 0.01) at the largest (1.0). */
+export function weightDecayClaim(runs: SweepRun[], m: number): Claim {
+  const b = byValue(runs, 'weightDecay');
+  const last = b[b.length - 1];
+  return {
+    claim: `m = ${m}: larger weight decay shrinks the bump (1.0 removes it)`,
+    measured: b.map((x) => `wd ${x.v}: ${fmt(x.bump)}${x.bump > 0 ? ` at T = ${x.peakT}` : ''}`).join('; '),
+    expected: `bump (peak − higher end) non-increasing in weight decay (10% + 1e-3 noise allowed); ≤ 0.01 at ${last.v}`,
+    pass: b.length >= 2 && b.every((x, i) => i === 0 || noLarger(x.bump, b[i - 1].bump)) && last.bump <= 0.01 && b[0].bump > last.bump,
+  };
+}
+
+/** m = 4 in the paper: more steps, a larger bump. */
+export function stepsClaim(runs: SweepRun[], m: number): Claim {
+  const b = byValue(runs, 'steps');
+  return {
+    claim: `m = ${m}: more training steps enlarge the bump`,
+    measured: b.map((x) => `${x.v.toLocaleString('en-US')} steps: ${fmt(x.bump)}${x.bump > 0 ? ` at T = ${x.peakT}` : ''}`).join('; '),
+    expected: 'bump non-decreasing in steps (10% + 1e-3 noise allowed), and larger at the most steps than at the fewest',
+    pass: b.length >= 2 && b.every((x, i) => i === 0 || noLarger(b[i - 1].bump, x.bump)) && b[b.length - 1].bump > b[0].bump,
+  };
+}
+
+/** Max feature dimensionality from which a sparsity's features count as learned, in the sparsity claim. */
+export const FEATURES_FROM = 0.2;
+
+/**
+ * The rule of thumb: features are learned once each is seen about 10 times, T(1 − S) ≈ 10, whatever S.
+ * For each sparsity, T* is the smallest T from which the max feature dimensionality stays ≥ 0.2; the
+ * curves collapse when T*(1 − S) agrees across sparsities (within ×3) better than T* does.
+ */
+export function sparsityClaim(runs: SweepRun[]): Claim {
+  const sparsities = [...new Set(runs.map((r) => r.sparsity))].sort((a, b) => a - b);
+  const starts = sparsities.map((S) => {
+    const finite = runs.filter((r) => r.sparsity === S && r.T !== 'infinity').sort((a, b) => (a.T as number) - (b.T as number));
+    let T: number | null = null;
+    for (let i = finite.length - 1; i >= 0 && finite[i].maxFeatureDimensionality >= FEATURES_FROM; i--) T = finite[i].T as number;
+    return { S, T, seen: T === null ? null : T * (1 - S) };
+  });
+  const found = starts.filter((s): s is { S: number; T: number; seen: number } => s.T !== null);
+  const spread = (xs: number[]) => Math.max(...xs) / Math.min(...xs);
+  const seenSpread = found.length ? spread(found.map((s) => s.seen)) : Infinity;
+  const TSpread = found.length ? spread(found.map((s) => s.T)) : Infinity;
+  return {
+    claim: 'Max feature dimensionality against T·(1 − S) collapses across sparsities (features from T(1 − S) ≈ 10)',
+    measured: `${starts.map((s) => `S ${s.S}: ${s.T === null ? 'never' : `T* ${s.T}, T*(1−S) ${fmt(s.seen!)}`}`).join('; ')}; spread of T*(1−S) ×${fmt(seenSpread)}, of T* ×${fmt(TSpread)}`,
+    expected: `≥ 3 sparsities; T* (max feature dim ≥ ${FEATURES_FROM} from there on) found for each; T*(1−S) within ×3 and closer than T*`,
+    pass: sparsities.length >= 3 && found.length === starts.length && seenSpread <= 3 && seenSpread < TSpread,
+  };
+}
+
+/** The sweep claims a profile's sweeps can show: by what each sweep varies. Without such a sweep, not checked. */
+export function sweepClaims(plan: ProfilePlan, profile: Profile, read: (r: RunPlan) => SweepRun): Claim[] {
+  const claims: Claim[] = [];
+  const sweeps = Object.entries(profile.sweeps);
+  for (const [field, make, what] of [['weightDecay', weightDecayClaim, 'weight-decay'], ['steps', stepsClaim, 'training-steps']] as const) {
+    const found = sweeps.filter(([, g]) => g.vary?.field === field);
+    for (const [name] of found)
+      for (const m of [...new Set(plan.sweeps[name].map((r) => r.m))]) claims.push(make(plan.sweeps[name].filter((r) => r.m === m).map(read), m));
+    if (!found.length) claims.push({ claim: `larger ${field === 'steps' ? 'numbers of steps' : 'weight decay'}: the bump's trend`, measured: `needs a ${what} sweep (vary.field ${field})`, expected: '', pass: null });
+  }
+  const sparse = sweeps.filter(([, g]) => g.sparsities);
+  if (sparse.length) {
+    // The sparsity sweeps' runs and the main grid's (the profile's own sparsity), one m at a time.
+    const runs = new Map([...plan.sweeps[MAIN_SWEEP], ...sparse.flatMap(([name]) => plan.sweeps[name])].map((r) => [r.id, r]));
+    for (const m of [...new Set(sparse.flatMap(([name]) => plan.sweeps[name].map((r) => r.m)))])
+      claims.push(sparsityClaim([...runs.values()].filter((r) => r.m === m).map(read)));
+  } else claims.push({ claim: 'Max feature dimensionality against T·(1 − S) collapses across sparsities', measured: 'needs a sweep with sparsities', expected: '', pass: null });
+  return claims;
+}
+
+/** What the sweep claims read of a built run: its spec and its geometry summary. */
+export function readSweepRun(r: RunPlan): SweepRun {
+  const s = readJson(r.files.geometry.summary) as { testLoss: number; maxFeatureDimensionality: number };
+  return { T: r.T, m: r.m, sparsity: r.spec.sparsity, weightDecay: r.spec.training.weightDecay, steps: r.spec.training.steps, testLoss: s.testLoss, maxFeatureDimensionality: s.maxFeatureDimensionality };
+}
 
 /** The tables verify reads for `runs`, from their geometry folders. */
 export function readRunTables(runs: RunPlan[]): RunTables[] {
@@ -124,11 +223,11 @@ function main(argv: string[]): number {
     const plan = planProfile(name, profile);
     const claims: Claim[] = [];
     for (const m of profile.model.hiddenDims) {
-      const runs = plan.runs.filter((r) => r.m === m);
+      const runs = plan.sweeps[MAIN_SWEEP].filter((r) => r.m === m);
       process.stdout.write(`profile ${name}, m = ${m}: ${runs.length} runs\n`);
       claims.push(...checkClaims(readRunTables(runs)));
     }
-    claims.push(...NEEDS_SWEEPS);
+    claims.push(...sweepClaims(plan, profile, readSweepRun));
     process.stdout.write(formatClaims(claims) + '\n');
     const failed = claims.filter((c) => c.pass === false).length;
     const unchecked = claims.filter((c) => c.pass === null).length;

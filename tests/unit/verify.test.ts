@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkClaims, type RunTables } from '../../pipeline/verify.ts';
+import { bump, checkClaims, sparsityClaim, stepsClaim, weightDecayClaim, type RunTables, type SweepRun } from '../../pipeline/verify.ts';
 
 /** A profile's tables shaped as the paper describes: T-gons, then a peak, then a pentagon. */
 const SIZES: (number | 'infinity')[] = [3, 5, 10, 30, 100, 300, 1000, 'infinity'];
@@ -58,5 +58,44 @@ describe('verify: the paper\'s claims checked on a profile\'s tables', () => {
 
   it('fails when the learned model is no better than the all-zero prediction', () => {
     expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.summary.testLoss = 1.0001; }))[5]).toBe(false);
+  });
+});
+
+describe('the sweep claims', () => {
+  const Ts = [3, 30, 300, 3000];
+  /** A test-loss curve over Ts with a bump of `height` at T = 300. */
+  const curve = (field: 'weightDecay' | 'steps', v: number, height: number): SweepRun[] =>
+    Ts.map((T) => ({ T, m: 4, sparsity: 0.99, weightDecay: 0.01, steps: 50_000, [field]: v, testLoss: T === 300 ? 1 + height : T === 3000 ? 0.99 : 1, maxFeatureDimensionality: 0 }));
+
+  it('weight decay: pass when the bump shrinks to nothing at the largest value, fail when it grows or stays', () => {
+    expect(weightDecayClaim([...curve('weightDecay', 0, 0.5), ...curve('weightDecay', 0.1, 0.2), ...curve('weightDecay', 1, 0)], 4).pass).toBe(true);
+    expect(weightDecayClaim([...curve('weightDecay', 0, 0.2), ...curve('weightDecay', 0.1, 0.5), ...curve('weightDecay', 1, 0)], 4).pass).toBe(false);
+    const stays = weightDecayClaim([...curve('weightDecay', 0, 0.5), ...curve('weightDecay', 1, 0.3)], 4);
+    expect(stays.pass).toBe(false);
+    expect(stays.measured).toContain('wd 1: 0.300 at T = 300');
+  });
+
+  it('steps: pass when the bump grows with steps, fail when it shrinks', () => {
+    expect(stepsClaim([...curve('steps', 1000, 0), ...curve('steps', 10_000, 0.1), ...curve('steps', 100_000, 0.4)], 4).pass).toBe(true);
+    expect(stepsClaim([...curve('steps', 1000, 0.4), ...curve('steps', 100_000, 0.1)], 4).pass).toBe(false);
+  });
+
+  it('bump: the peak above the higher end, 0 for a curve that only falls', () => {
+    expect(bump(curve('steps', 1, 0.25)).bump).toBeCloseTo(0.25, 12);
+    expect(bump(curve('steps', 1, 0.25)).peakT).toBe(300);
+    expect(bump([3, 30, 300].map((T) => ({ ...curve('steps', 1, 0)[0], T, testLoss: 1 / T }))).bump).toBe(0);
+  });
+
+  /** Max feature dimensionality over T for sparsity S: features (0.3) from T = start on, noise (0.25) at T = 3. */
+  const sparsity = (S: number, start: number): SweepRun[] =>
+    [3, 10, 30, 100, 300, 1000, 3000].map((T) => ({ T, m: 2, sparsity: S, weightDecay: 0.01, steps: 50_000, testLoss: 1, maxFeatureDimensionality: T >= start ? 0.3 : T === 3 ? 0.25 : 0.05 }));
+
+  it('sparsity: pass when T*(1 − S) agrees across sparsities, fail when T* does instead, or with two sparsities', () => {
+    const collapse = sparsityClaim([...sparsity(0.9, 100), ...sparsity(0.97, 300), ...sparsity(0.99, 1000)]);
+    expect(collapse.pass).toBe(true);
+    expect(collapse.measured).toContain('S 0.97: T* 300, T*(1−S) 9.000');
+    expect(sparsityClaim([...sparsity(0.9, 300), ...sparsity(0.97, 300), ...sparsity(0.99, 300)]).pass).toBe(false);
+    expect(sparsityClaim([...sparsity(0.9, 100), ...sparsity(0.99, 1000)]).pass).toBe(false);
+    expect(sparsityClaim([...sparsity(0.9, 100), ...sparsity(0.97, 300), ...sparsity(0.99, 1e9)]).measured).toContain('S 0.99: never');
   });
 });

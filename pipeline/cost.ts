@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from './config/load.ts';
+import { planFigure } from './config/figures.ts';
+import { planProfile, type RunPlan } from './config/plan.ts';
+import { FormatError } from './format/error.ts';
+import { readJson } from './format/json.ts';
+
+/**
+ *   npm run cost [-- <profile>]
+ * What a profile's figures cost: for each figure its runs, the (point, feature) pairs their training
+ * touches (batch x n x steps x inits: one full-batch step touches every pair, the output layer being
+ * dense), and the training seconds recorded in the runs' timing.json where they are built. A run that
+ * two figures share counts in both rows and once in the total.
+ */
+
+/** Pairs one run's training touches: every init, every step, the whole batch against every feature. */
+export function runPairs(r: RunPlan): number {
+  const t = r.spec.training;
+  const batch = r.T === 'infinity' ? t.onlineBatchSize : r.T;
+  return batch * r.spec.n * t.steps * t.initsPerRun;
+}
+
+/** Wall seconds of a built run's training (timing.json), or null when it has none here. */
+export function runSeconds(r: RunPlan): number | null {
+  if (!existsSync(r.files.timing)) return null;
+  const t = readJson(r.files.timing) as { wallTimeSeconds?: unknown };
+  return typeof t.wallTimeSeconds === 'number' ? t.wallTimeSeconds : null;
+}
+
+export interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number }
+
+export function costOf(name: string, runs: RunPlan[]): CostRow {
+  const secs = runs.map(runSeconds);
+  const built = secs.filter((s) => s !== null).length;
+  return { name, runs: runs.length, pairs: runs.reduce((a, r) => a + runPairs(r), 0), seconds: built ? secs.reduce<number>((a, s) => a + (s ?? 0), 0) : null, built };
+}
+
+const sci = (x: number) => x.toExponential(2).replace('e+', 'e');
+
+export function formatCost(rows: CostRow[], total: CostRow): string {
+  const line = (r: CostRow, bold = false) => {
+    const name = bold ? `**${r.name}**` : r.name;
+    const secs = r.seconds === null ? 'not built' : `${Math.round(r.seconds).toLocaleString('en-US')}${r.built < r.runs ? ` (${r.built} of ${r.runs} runs built)` : ''}`;
+    return `| ${name} | ${r.runs} | ${sci(r.pairs)} | ${secs} |`;
+  };
+  return ['| figure | runs | pairs | training seconds |', '|---|---:|---:|---:|', ...rows.map((r) => line(r)), line(total, true)].join('\n');
+}
+
+function main(argv: string[]): number {
+  try {
+    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
+    const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
+    const plan = planProfile(name, profile);
+    const rows = profile.figures.map((f) => costOf(f, planFigure(plan, f).runs));
+    const used = new Map(profile.figures.flatMap((f) => planFigure(plan, f).runs).map((r) => [r.id, r]));
+    process.stdout.write(`profile ${name}: ${used.size} runs for ${profile.figures.length} figures (seconds: this machine's timing.json of each built run)\n`);
+    process.stdout.write(formatCost(rows, costOf('all figures (each run once)', [...used.values()])) + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof FormatError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
