@@ -24,7 +24,7 @@ const profile = Profile.parse({
   runOverrides: [],
   geometry: { maxExamplesPerRun: 10 },
   execution: { checkpointEverySteps: 10, workers: 1 },
-  figures: ['every-table', 'some-sizes', 'no-geometry'],
+  figures: ['every-table', 'some-sizes', 'no-geometry', 'moments', 'every-m'],
 });
 const plan = planProfile('tables', profile);
 
@@ -32,6 +32,8 @@ const figures: Record<string, FigureFile> = {
   'every-table': { title: 'all', description: 'every table, every size', sweep: 'main', m: 2, sizes: 'all', tables: ['runs', 'features', 'examples', 'vectors'] },
   'some-sizes': { title: 'some', description: 'vectors at T = 5 and infinity', sweep: 'main', m: 2, sizes: [5, 'infinity'], tables: ['vectors'] },
   'no-geometry': { title: 'm = 4', description: 'runs whose geometry was never built', sweep: 'main', m: 4, sizes: [5], tables: ['vectors'] },
+  moments: { title: 'moments', description: 'the geometry at snapshots', sweep: 'main', m: 2, sizes: [5], tables: ['moments', 'momentVectors'] },
+  'every-m': { title: 'T x m', description: 'runs of every m', sweep: 'main', m: 'all', sizes: [2000], tables: ['runs'] },
 };
 
 /** A run's geometry, with values that say which run they come from (its index in the plan). */
@@ -43,6 +45,12 @@ function geometryOf(r: RunPlan) {
     summary: { run: r.id, T: r.T === 'infinity' ? null : r.T, testLoss: 1 + i / 100, normW: i },
   };
 }
+
+/** A run's moments.json: two snapshots, a summary row and two vectors each. */
+const momentsOf = (r: RunPlan) => ({
+  summary: [0, 1].map((snapshot) => ({ snapshot, step: snapshot * 10, testLoss: 1 - snapshot / 10, run: 'overwritten' })),
+  vectors: [0, 1].flatMap((snapshot) => [{ snapshot, kind: 'feature', x: snapshot, y: r.datasetSeed }, { snapshot, kind: 'example', x: -snapshot, y: r.datasetSeed }]),
+});
 
 const write = (file: string, value: unknown) => {
   mkdirSync(join(file, '..'), { recursive: true });
@@ -64,7 +72,9 @@ beforeAll(() => {
     write(r.files.geometry.features, g.features);
     write(r.files.geometry.examples, g.examples);
     write(r.files.geometry.summary, g.summary);
+    if (r.T === 5) write(r.files.geometry.moments, momentsOf(r));
   }
+  for (const r of plan.runs.filter((r) => r.m === 4 && r.T === 2000)) write(r.files.geometry.summary, geometryOf(r).summary);
 });
 afterAll(() => {
   process.chdir(cwd);
@@ -102,7 +112,7 @@ describe('gatherTables', () => {
     const r = plan.runs.find((r) => r.id === 'T1500-m2-s1')!;
     const g = geometryOf(r);
     const ofRun = (rows: Row[]) => rows.filter((row) => row.run === r.id);
-    expect(ofRun(tables.runs)).toEqual([{ ...g.summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1, sparsity: 0.5, weightDecay: 0, steps: 10, peakLearningRate: 0.001 }]);
+    expect(ofRun(tables.runs)).toEqual([{ ...g.summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1, sparsity: 0.5, weightDecay: 0, steps: 10, peakLearningRate: 0.001, repeats: 1 }]);
     expect(ofRun(tables.features).map(({ feature, x, y, norm, dimensionality }) => ({ feature, x, y, norm, dimensionality }))).toEqual(g.features);
     expect(ofRun(tables.examples).map(({ example, x, y, norm, dimensionality }) => ({ example, x, y, norm, dimensionality }))).toEqual(g.examples);
     expect(ofRun(tables.features).every((row) => !('kind' in row))).toBe(true);
@@ -119,7 +129,7 @@ describe('gatherTables', () => {
     for (const r of plan.runs.filter((r) => r.m === 2)) {
       const g = geometryOf(r);
       const rows = vectors.filter((row) => row.run === r.id);
-      const as = (kind: string) => rows.filter((row) => row.kind === kind).map(({ kind: _, run, T, Tx, Tlabel, m, datasetSeed, sparsity, weightDecay, steps, peakLearningRate, ...own }) => own);
+      const as = (kind: string) => rows.filter((row) => row.kind === kind).map(({ kind: _, run, T, Tx, Tlabel, m, datasetSeed, sparsity, weightDecay, steps, peakLearningRate, repeats, ...own }) => own);
       expect(as('feature')).toEqual(g.features);
       expect(as('example')).toEqual(g.examples);
       expect(rows.length).toBe(g.features.length + g.examples.length);
@@ -150,5 +160,30 @@ describe('gatherTables', () => {
     } finally {
       rmSync(r.files.geometry.features);
     }
+  });
+
+  it("gives `moments` one row per snapshot and `momentVectors` one per vector at each, with the run's fields", () => {
+    const t = gather('moments');
+    expect(t.moments.map((row) => [row.run, row.snapshot, row.step, row.testLoss])).toEqual([
+      ['T5-m2-s0', 0, 0, 1], ['T5-m2-s0', 1, 10, 0.9], ['T5-m2-s1', 0, 0, 1], ['T5-m2-s1', 1, 10, 0.9],
+    ]);
+    expect(t.momentVectors).toHaveLength(8);
+    expect(t.momentVectors.filter((row) => row.run === 'T5-m2-s1' && row.snapshot === 1)).toEqual([
+      expect.objectContaining({ kind: 'feature', x: 1, y: 1, T: 5, m: 2 }), expect.objectContaining({ kind: 'example', x: -1, y: 1 }),
+    ]);
+  });
+
+  it('names a run without snapshots when a figure asks for its moments', () => {
+    const r = plan.runs.find((r) => r.id === 'T5-m2-s0')!;
+    write(r.files.geometry.moments, [1, 2]);
+    try {
+      expect(() => gather('moments')).toThrowError(`${r.files.geometry.moments}: expected {summary: [...], vectors: [...]}`);
+    } finally {
+      write(r.files.geometry.moments, momentsOf(r));
+    }
+  });
+
+  it('reads every m for a figure with m "all"', () => {
+    expect(gather('every-m').runs.map((row) => [row.run, row.m])).toEqual([['T2000-m2-s0', 2], ['T2000-m4-s0', 4], ['T2000-m2-s1', 2], ['T2000-m4-s1', 4]]);
   });
 });
