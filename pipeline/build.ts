@@ -1,31 +1,110 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { loadExperiment, selectProfile, ConfigError } from './config/load.ts';
 import { planFigure } from './config/figures.ts';
 import { planProfile } from './config/plan.ts';
 import { FormatError } from './format/error.ts';
 import { runNx } from './nx/run.ts';
+import { figureRuns, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
+import { REQUIRE_CACHED_TRAINING } from './stages/context.ts';
+
+const USAGE = `usage: npm run build -- [<profile>] [--plan [--json] [--shards N] [--throughput MPAIRS]] [--shard i/N] [--allow-local-training] [<nx flags>]`;
 
 /**
  *   npm run build [-- <profile>] [-- <extra nx flags>]
  * Validates experiment.json and the profile's figures before anything runs, then asks Nx for
  * the profile's `build` target: every figure as SVG and PNG in dist/<profile>/.
+ *
+ *   --plan            prints how the profile's runs split into shards (--shards N, default the profile's
+ *                     execution.shards) with each shard's pairs and estimated time; builds nothing
+ *   --shard i/N       runs the data, training and geometry of the i-th of N shards, and nothing else
+ *   --allow-local-training
+ *                     in a profile split over several machines (execution.shards > 1), lets a plain build
+ *                     train what is not in the cache; without it such a build stops and names the missing runs
  */
 function main(): number {
-  const args = process.argv.slice(2);
-  const profileArg = args[0] && !args[0].startsWith('-') ? args.shift() : undefined;
+  const argv = process.argv.slice(2);
   try {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: false,
+      options: {
+        plan: { type: 'boolean' }, json: { type: 'boolean' }, shards: { type: 'string' }, throughput: { type: 'string' },
+        shard: { type: 'string' }, 'allow-local-training': { type: 'boolean' },
+      },
+    });
+    const ours = new Set(['plan', 'json', 'shards', 'throughput', 'shard', 'allow-local-training']);
+    // Everything else goes to Nx as written (e.g. --skip-nx-cache).
+    const nxArgs = passThrough(argv, ours);
+    const profileArg = positionals[0] && argv[0] === positionals[0] ? positionals[0] : undefined;
     const exp = loadExperiment();
     const { name, profile } = selectProfile(exp, profileArg);
     const plan = planProfile(name, profile);
     for (const f of profile.figures) planFigure(plan, f);
-    process.stderr.write(`building profile "${name}": ${profile.datasetSizes.length} dataset sizes, ${profile.figures.length} figures -> dist/${name}/\n`);
-    return runNx(['run', `${name}:build`, '--outputStyle=stream', ...args]);
+    const runs = figureRuns(plan);
+
+    if (values.plan) {
+      const count = values.shards === undefined ? profile.execution.shards : Number(values.shards);
+      if (!Number.isInteger(count) || count < 1) throw new ConfigError(`--shards: expected a positive integer, found "${values.shards}"`);
+      const rate = values.throughput === undefined ? MEASURED_PAIRS_PER_SECOND : Number(values.throughput) * 1e6;
+      if (!(rate > 0)) throw new ConfigError(`--throughput: expected M pairs per second (> 0), found "${values.throughput}"`);
+      const shards = splitRuns(runs, count);
+      if (values.json) {
+        // For schedulers: the shard indices (a GitHub Actions matrix) and each shard's runs.
+        const out = { profile: name, count, indices: shards.map((s) => s.index), shards: shards.map((s) => ({ index: s.index, runs: s.runs.map((r) => r.id), pairs: s.pairs, estimatedSeconds: Math.round(s.cost / rate) })) };
+        process.stdout.write(JSON.stringify(out) + '\n');
+      } else process.stdout.write(formatPlan(name, shards, rate) + '\n');
+      return 0;
+    }
+    if (typeof values.shard === 'string') {
+      let spec;
+      try {
+        spec = parseShard(values.shard);
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+      const shard = splitRuns(runs, spec.count)[spec.index - 1];
+      process.stderr.write(`profile "${name}", shard ${spec.index}/${spec.count}: ${shard.runs.length} of ${runs.length} runs (data, training, geometry)\n`);
+      if (shard.runs.length === 0) return 0;
+      const projects = shard.runs.map((r) => `${name}-run-${r.id}`).join(',');
+      return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs]);
+    }
+    const sharded = profile.execution.shards > 1 && !values['allow-local-training'];
+    process.stderr.write(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
+      `${sharded ? ` (training only from the cache: the profile is split over ${profile.execution.shards} shards)` : ''}\n`);
+    const status = runNx(['run', `${name}:build`, '--outputStyle=stream', ...nxArgs], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
+    if (status !== 0 && sharded) {
+      const missing = runs.filter((r) => !existsSync(r.files.weights));
+      if (missing.length) {
+        const shards = splitRuns(runs, profile.execution.shards);
+        const where = (id: string) => shards.find((s) => s.runs.some((r) => r.id === id))!.index;
+        process.stderr.write(`error: ${missing.length} of ${runs.length} runs of profile ${name} are not in the cache, so nothing was trained here:\n` +
+          missing.map((r) => `  ${r.id} (shard ${where(r.id)}/${profile.execution.shards})`).join('\n') +
+          `\nrun those shards (npm run build -- ${name} --shard i/${profile.execution.shards}) with the shared cache, or build with --allow-local-training\n`);
+      }
+    }
+    return status;
   } catch (e) {
     if (e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
       return 2;
     }
     throw e;
   }
+}
+
+/** The arguments after the profile that are not this command's own options: they go to Nx. */
+function passThrough(argv: string[], ours: Set<string>): string[] {
+  const out: string[] = [];
+  const args = argv[0] && !argv[0].startsWith('-') ? argv.slice(1) : argv;
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)(=.*)?$/.exec(args[i]);
+    if (m && ours.has(m[1])) {
+      if (!m[2] && ['shards', 'throughput', 'shard'].includes(m[1])) i++; // its value
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
 }
 
 process.exit(main());

@@ -59,6 +59,12 @@ export const GeometryConfig = z.strictObject({
 export const ExecutionConfig = z.strictObject({
   checkpointEverySteps: int(1, 'a positive integer (steps between checkpoints of a training run)'),
   workers: int(1, 'a positive integer (threads per training run for engines that use them)').max(64, { error: 'expected at most 64 workers' }),
+  /**
+   * Machines the profile's training is split over (npm run build -- P --shard i/N). With more than one,
+   * a plain build of the profile takes every training from the cache and trains nothing itself, unless
+   * given --allow-local-training.
+   */
+  shards: int(1, 'a positive integer (machines the training is split over)').default(1),
 });
 
 /** The training settings a sweep may vary: one value per run of the grid. */

@@ -2,6 +2,12 @@ import { parseArgs } from 'node:util';
 import { loadExperiment, selectProfile, ConfigError, DEFAULT_CONFIG_FILE } from '../config/load.ts';
 import { planProfile, specHash, type ProfilePlan } from '../config/plan.ts';
 
+/**
+ * Set (to "1") by a build that must take every training from the cache: a training task that runs
+ * at all then stops, naming its run. Not a task input, so it never changes a cache key.
+ */
+export const REQUIRE_CACHED_TRAINING = 'SMDD_REQUIRE_CACHED_TRAINING';
+
 /** What every stage is told: `--profile P --id ID [--spec-hash H] [--code-hash C] [--config F]`. */
 export interface StageArgs {
   profile: string;

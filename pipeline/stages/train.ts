@@ -6,7 +6,8 @@ import { writeJsonAtomic } from '../format/json.ts';
 import { trainRun } from '../train/train-run.ts';
 import { openEngine } from '../engines/registry.ts';
 import { specHash } from '../config/plan.ts';
-import { planRun, type StageArgs } from './context.ts';
+import { ConfigError } from '../config/load.ts';
+import { planRun, REQUIRE_CACHED_TRAINING, type StageArgs } from './context.ts';
 
 /**
  * Trains one run (best of k inits) and writes weights.bin, metrics.json (deterministic) and
@@ -16,6 +17,8 @@ import { planRun, type StageArgs } from './context.ts';
 export async function runTrainStage(args: StageArgs, log: (s: string) => void): Promise<void> {
   const { plan, run } = planRun(args);
   const { files } = run;
+  if (process.env[REQUIRE_CACHED_TRAINING] === '1')
+    throw new ConfigError(`run ${run.id} of profile ${plan.profile}: its training is not in the cache, and this build trains nothing (its shard has not finished; --allow-local-training trains it here)`);
   // Stale results of an earlier spec must not survive a failed run looking complete.
   for (const f of [files.weights, files.metrics, files.timing, files.snapshots]) rmSync(f, { force: true });
   const train = run.dataset ? readSparsePoints(run.dataset.files.points) : null;
