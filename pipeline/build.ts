@@ -19,7 +19,7 @@ const USAGE = `usage: npm run build -- [<profile>] [--plan [--json] [--shards N]
  *                     execution.shards) with each shard's pairs and estimated time; builds nothing
  *   --shard i/N       runs the data, training and geometry of the i-th of N shards, and nothing else
  *   --allow-local-training
- *                     in a profile split over several machines (execution.shards > 1), lets a plain build
+ *                     in a profile split over several machines (--shards N or execution.shards > 1), lets a plain build
  *                     train what is not in the cache; without it such a build stops and names the missing runs
  */
 function main(): number {
@@ -42,9 +42,10 @@ function main(): number {
     for (const f of profile.figures) planFigure(plan, f);
     const runs = figureRuns(plan);
 
+    // Shards: --shards N, else the profile's execution.shards.
+    const count = values.shards === undefined ? profile.execution.shards : Number(values.shards);
+    if (!Number.isInteger(count) || count < 1) throw new ConfigError(`--shards: expected a positive integer, found "${values.shards}"`);
     if (values.plan) {
-      const count = values.shards === undefined ? profile.execution.shards : Number(values.shards);
-      if (!Number.isInteger(count) || count < 1) throw new ConfigError(`--shards: expected a positive integer, found "${values.shards}"`);
       const rate = values.throughput === undefined ? MEASURED_PAIRS_PER_SECOND : Number(values.throughput) * 1e6;
       if (!(rate > 0)) throw new ConfigError(`--throughput: expected M pairs per second (> 0), found "${values.throughput}"`);
       const shards = splitRuns(runs, count);
@@ -68,18 +69,18 @@ function main(): number {
       const projects = shard.runs.map((r) => `${name}-run-${r.id}`).join(',');
       return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs]);
     }
-    const sharded = profile.execution.shards > 1 && !values['allow-local-training'];
+    const sharded = count > 1 && !values['allow-local-training'];
     process.stderr.write(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
-      `${sharded ? ` (training only from the cache: the profile is split over ${profile.execution.shards} shards)` : ''}\n`);
+      `${sharded ? ` (training only from the cache: the profile is split over ${count} shards)` : ''}\n`);
     const status = runNx(['run', `${name}:build`, '--outputStyle=stream', ...nxArgs], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
     if (status !== 0 && sharded) {
       const missing = runs.filter((r) => !existsSync(r.files.weights));
       if (missing.length) {
-        const shards = splitRuns(runs, profile.execution.shards);
+        const shards = splitRuns(runs, count);
         const where = (id: string) => shards.find((s) => s.runs.some((r) => r.id === id))!.index;
         process.stderr.write(`error: ${missing.length} of ${runs.length} runs of profile ${name} are not in the cache, so nothing was trained here:\n` +
-          missing.map((r) => `  ${r.id} (shard ${where(r.id)}/${profile.execution.shards})`).join('\n') +
-          `\nrun those shards (npm run build -- ${name} --shard i/${profile.execution.shards}) with the shared cache, or build with --allow-local-training\n`);
+          missing.map((r) => `  ${r.id} (shard ${where(r.id)}/${count})`).join('\n') +
+          `\nrun those shards (npm run build -- ${name} --shard i/${count}) with the shared cache, or build with --allow-local-training\n`);
       }
     }
     return status;

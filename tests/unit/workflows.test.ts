@@ -84,7 +84,7 @@ export function npmCalls(script: string): { command: string; script?: string }[]
   const calls: { command: string; script?: string }[] = [];
   for (const raw of script.split('\n')) {
     const line = raw.replace(/(^|\s)#.*$/, ''); // comments
-    for (const m of line.matchAll(/(?:^|[\s;&|(])npm((?:\s+-{1,2}[\w-]+(?:=\S+)?)*)\s+([\w:.-]+)(?:\s+([\w:.-]+))?/g)) {
+    for (const m of line.matchAll(/(?:^|[\s;&|(])npm((?:\s+-{1,2}[\w-]+(?:=\S+)?)*)\s+([\w:.-]+)(?:(?:\s+-{1,2}[\w-]+)*\s+([\w:.-]+))?/g)) {
       const command = m[2];
       if (command === 'run' || command === 'run-script') calls.push({ command: 'run', script: m[3] });
       else calls.push({ command });
@@ -200,9 +200,9 @@ describe('least privilege', () => {
     expect(typeof env === 'string' ? env : (env as { name?: string })?.name).toBe('github-pages');
   });
 
-  it('secrets reach only the publishing job, and never a pull_request workflow', () => {
+  it('secrets reach only the jobs that publish or write the shared cache, and never a pull_request workflow', () => {
     const users = [...allJobs()].filter(({ job }) => /\bsecrets\./.test(JSON.stringify(job))).map(({ file, name }) => `${file} ${name}`);
-    expect(users).toEqual(['figures.yml publish']);
+    expect(users.sort()).toEqual(['figures.yml publish', 'publish-site.yml publish', 'scale-out.yml final', 'scale-out.yml publish', 'scale-out.yml shard']);
     for (const [file, { wf }] of workflows) {
       if (events(wf).some((e) => e.startsWith('pull_request'))) expect(JSON.stringify(wf), file).not.toMatch(/\bsecrets\./);
     }
@@ -212,6 +212,7 @@ describe('least privilege', () => {
 describe('jobs', () => {
   it('every job has a timeout within the 6-hour limit of GitHub-hosted runners', () => {
     for (const { file, name, job } of allJobs()) {
+      if (job.uses) continue; // a call of a reusable workflow, whose jobs have their own timeouts
       const t = job['timeout-minutes'];
       expect(typeof t === 'number' && t > 0 && t <= 360, `${file} ${name}: timeout-minutes = ${String(t)}`).toBe(true);
     }
@@ -252,6 +253,7 @@ describe('the steps call npm scripts that exist', () => {
       { command: 'test' },
     ]);
     expect(npmCalls('npm --silent run-script figures:diff -- a b')).toEqual([{ command: 'run', script: 'figures:diff' }]);
+    expect(npmCalls('x="$(npm run --silent build -- P --plan)"')).toEqual([{ command: 'run', script: 'build' }]);
     expect(npmCalls('npm install left-pad')).toEqual([{ command: 'install' }]);
   });
 
@@ -315,8 +317,22 @@ describe('publishing in order', () => {
 });
 
 describe('the Nx cache', () => {
-  it('Nx keeps its cache in the workspace (.nx/cache), where the workflows cache it', () => {
-    for (const [file, { wf }] of workflows) expect(wf.env?.NX_CACHE_DIRECTORY, file).toBe('.nx/cache');
+  it('Nx keeps its cache in the workspace (.nx/cache), where the workflows that cache it save it', () => {
+    const caching = new Set(cacheSteps().map(({ file }) => file));
+    expect([...caching].sort()).toEqual(['figures-diff.yml', 'figures.yml']);
+    for (const file of caching) expect(workflows.get(file)!.wf.env?.NX_CACHE_DIRECTORY, file).toBe('.nx/cache');
+  });
+
+  it('the scale-out shards and final build meet in the Nx remote cache the repository names', () => {
+    const { wf } = workflows.get('scale-out.yml')!;
+    for (const name of ['shard', 'final']) {
+      expect(wf.jobs[name].env?.NX_SELF_HOSTED_REMOTE_CACHE_SERVER, name).toBe('${{ vars.NX_CACHE_SERVER }}');
+      expect(wf.jobs[name].env?.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN, name).toBe('${{ secrets.NX_CACHE_TOKEN }}');
+    }
+    const shard = wf.jobs.shard as Job & { strategy?: { matrix?: { index?: unknown } } };
+    expect(shard.strategy?.matrix?.index).toBe('${{ fromJSON(needs.plan.outputs.indices) }}');
+    expect(JSON.stringify(shard.steps)).toContain('--shard');
+    expect((wf.jobs.final as Job & { needs?: unknown }).needs).toEqual(['plan', 'shard']);
   });
 
   it('every cache step caches .nx/cache, Nx\'s index database and data/, with one list of paths', () => {
