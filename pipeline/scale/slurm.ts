@@ -8,15 +8,19 @@ import { writeFileAtomic } from '../format/atomic.ts';
 import { figureRuns, splitRuns } from './shards.ts';
 
 /**
- *   npm run slurm -- <profile> --cache-dir DIR [--shards N] [--out DIR] [--time HH:MM:SS] [--partition P]
+ *   npm run slurm -- <profile> --cache-server URL [--shards N] [--out DIR] [--time HH:MM:SS] [--partition P]
  *                   [--cpus N] [--verify] [--submit]
  * Writes the Slurm batch scripts that split a profile's training over a cluster, from the shard
  * command (npm run build -- P --shard i/N), so that no run is listed by hand:
  *   <out>/shard.sbatch   a job array of N tasks; task i copies the workspace (without data/, dist/,
  *                        .nx/, node_modules) to a scratch folder of its own, kept so that a task started
  *                        again (requeued, or resubmitted) resumes its runs from their checkpoints, and runs
- *                        shard i/N there, with NX_CACHE_DIRECTORY the shared cache folder;
- *   <out>/final.sbatch   the final build in the workspace itself: every training from the shared cache,
+ *                        shard i/N there, against the Nx remote cache at URL (NX_SELF_HOSTED_REMOTE_CACHE_SERVER;
+ *                        its token comes from NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN in the submitting
+ *                        environment, which sbatch passes on). Not a shared NX_CACHE_DIRECTORY: Nx 24 indexes
+ *                        a cache folder in a database per machine and workspace, so one machine's entries
+ *                        are never another's hits, and concurrent writers of one entry are not atomic;
+ *   <out>/final.sbatch   the final build in the workspace itself: every training from the remote cache,
  *                        then the figures (and npm run verify with --verify);
  *   <out>/submit.sh      submits the array, then the final job with --dependency=afterok:<array>.
  * With --submit it runs submit.sh and prints the two job ids.
@@ -27,8 +31,8 @@ export interface SlurmOptions {
   shards: number;
   /** The workspace (a checkout with node_modules), as the compute nodes see it. */
   repo: string;
-  /** The Nx cache folder every task shares (on a shared file system). */
-  cacheDir: string;
+  /** The Nx self-hosted remote cache every task reads and writes. */
+  cacheServer: string;
   /** Where the scripts and the logs go. */
   out: string;
   /** Where each shard's copy of the workspace lives (default <repo>/.shards). */
@@ -50,8 +54,8 @@ export function slurmScripts(o: SlurmOptions): { shard: string; final: string; s
   const env = [
     'set -euo pipefail',
     `REPO=${q(o.repo)}`,
-    `export NX_CACHE_DIRECTORY=${q(o.cacheDir)}`,
-    'mkdir -p "$NX_CACHE_DIRECTORY"',
+    `export NX_SELF_HOSTED_REMOTE_CACHE_SERVER=${q(o.cacheServer)}`,
+    ': "${NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN:?set it (a token that may write) in the environment sbatch is run from}"',
   ];
   const shard = `#!/usr/bin/env bash
 # Shard i of ${o.shards} of profile ${o.profile}: its data, training and geometry (npm run build -- ${o.profile} --shard i/${o.shards}).
@@ -68,7 +72,8 @@ mkdir -p "$WORK"
 tar -C "$REPO" --exclude=./.git --exclude=./data --exclude=./dist --exclude=./.nx --exclude=./node_modules --exclude=./.shards --exclude=./slurm -cf - . | tar -C "$WORK" -xf -
 ln -sfn "$REPO/node_modules" "$WORK/node_modules"
 cd "$WORK"
-echo "shard $i/${o.shards} of ${o.profile} in $WORK on $(hostname -s), cache $NX_CACHE_DIRECTORY"
+export NX_CACHE_DIRECTORY="$WORK/.nx/cache"
+echo "shard $i/${o.shards} of ${o.profile} in $WORK on $(hostname -s), remote cache $NX_SELF_HOSTED_REMOTE_CACHE_SERVER"
 exec npm run --silent build -- ${o.profile} --shard "$i/${o.shards}"
 `;
   const final = `#!/usr/bin/env bash
@@ -103,7 +108,7 @@ function main(argv: string[]): number {
       ({ values, positionals } = parseArgs({
         args: argv, allowPositionals: true, strict: true,
         options: {
-          shards: { type: 'string' }, 'cache-dir': { type: 'string' }, out: { type: 'string' }, scratch: { type: 'string' },
+          shards: { type: 'string' }, 'cache-server': { type: 'string' }, out: { type: 'string' }, scratch: { type: 'string' },
           time: { type: 'string' }, partition: { type: 'string' }, cpus: { type: 'string' }, verify: { type: 'boolean' },
           submit: { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE },
         },
@@ -112,7 +117,8 @@ function main(argv: string[]): number {
       throw new ConfigError((e as Error).message);
     }
     const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
-    if (!values['cache-dir']) throw new ConfigError('--cache-dir: expected the shared Nx cache folder (on a file system every node mounts)');
+    if (!values['cache-server'] || !/^https?:\/\/[^/]/.test(values['cache-server']))
+      throw new ConfigError(`--cache-server: expected the URL of an Nx self-hosted remote cache every node reaches (http(s)://host:port), found "${values['cache-server'] ?? ''}"`);
     const shards = values.shards === undefined ? profile.execution.shards : Number(values.shards);
     if (!Number.isInteger(shards) || shards < 1) throw new ConfigError(`--shards: expected a positive integer, found "${values.shards}"`);
     const repo = process.cwd();
@@ -122,7 +128,7 @@ function main(argv: string[]): number {
     const empty = splitRuns(figureRuns(plan), shards).filter((s) => s.runs.length === 0);
     if (empty.length) throw new ConfigError(`--shards ${shards}: profile ${name} has only ${figureRuns(plan).length} runs; ${empty.length} shards would have none`);
     const scripts = slurmScripts({
-      profile: name, shards, repo, cacheDir: abs(values['cache-dir']), out, scratch: values.scratch && abs(values.scratch),
+      profile: name, shards, repo, cacheServer: values['cache-server'].replace(/\/+$/, ''), out, scratch: values.scratch && abs(values.scratch),
       time: values.time, partition: values.partition, cpus: values.cpus === undefined ? undefined : Number(values.cpus), verify: values.verify,
     });
     mkdirSync(join(out, 'logs'), { recursive: true });
