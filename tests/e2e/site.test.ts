@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadFigure } from '../../pipeline/config/figures.ts';
 import { loadExperiment, selectProfile } from '../../pipeline/config/load.ts';
 import { openPage, serveDir } from './browser.ts';
@@ -178,7 +178,11 @@ describe('publishing figures into a Jekyll site', () => {
 
     const partial = join(tmp, 'dist-partial');
     mkdirSync(join(partial, 'quick'), { recursive: true });
-    for (const f of listFiles(join(ws, 'dist', 'quick'))) if (f !== 'double-descent.png') copyFileSync(join(ws, 'dist', 'quick', f), join(partial, 'quick', f));
+    for (const f of listFiles(join(ws, 'dist', 'quick'))) {
+      if (f === 'double-descent.png') continue;
+      mkdirSync(dirname(join(partial, 'quick', f)), { recursive: true }); // a slider's frames are in a folder
+      copyFileSync(join(ws, 'dist', 'quick', f), join(partial, 'quick', f));
+    }
     const missing = await publish(dir, '--profile', 'quick', '--dist', partial);
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain(`error: ${partial}/quick/double-descent.png: missing\nrun \`npm run build -- quick\` first`);
