@@ -58,10 +58,10 @@ export function stage(dir: string, args: string[], onSpawn?: (kill: () => void) 
 }
 
 /** `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache. */
-export async function build(dir: string, profile: string): Promise<BuildResult> {
+export async function build(dir: string, profile: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<BuildResult> {
   const started = performance.now();
-  const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1' };
-  const { status, output } = await runTsx(dir, ['pipeline/build.ts', profile], env);
+  const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1', ...extraEnv };
+  const { status, output } = await runTsx(dir, ['pipeline/build.ts', profile, ...args], env);
   const ran: string[] = [];
   const cached: string[] = [];
   for (const line of output.split('\n')) {
