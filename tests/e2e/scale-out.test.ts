@@ -80,3 +80,42 @@ describe('a profile split over shards that meet in a remote Nx cache', () => {
     for (const f of files) expect(readFileSync(join(ws.final, 'dist', P, f)).equals(readFileSync(join(ws.one, 'dist', P, f))), f).toBe(true);
   }, 900_000);
 });
+
+describe('a shard killed mid-run', () => {
+  const K = 'killable';
+  const dirs = { killed: '', straight: '' };
+  const runDir = (dir: string) => join(dir, 'data', K, 'runs', 'T2000-m2-s0');
+  beforeAll(() => {
+    for (const k of ['killed', 'straight'] as const) {
+      dirs[k] = makeWorkspace(`smdd-shard-${k}`);
+      editJson(join(dirs[k], 'experiment.json'), (c) => {
+        c.profiles[K] = {
+          extends: 'quick', description: 'one run long enough to kill',
+          data: { features: 1000, sparsity: 0.99, testSetSize: 1000 }, training: { steps: 6000, warmupSteps: 300, initsPerRun: 1 },
+          datasetSizes: [2000], runOverrides: [], execution: { checkpointEverySteps: 300, workers: 2, shards: 2 }, figures: ['double-descent'],
+        };
+      });
+    }
+  });
+  afterAll(() => Object.values(dirs).forEach((d) => d && removeWorkspace(d)));
+
+  it('started again resumes from its checkpoint and ends with the bytes of an uninterrupted shard', async () => {
+    const killed = await build(dirs.killed, K, ['--shard', '1/2'], {}, (kill) => {
+      const poll = setInterval(() => {
+        if (existsSync(join(runDir(dirs.killed), 'checkpoint.bin'))) {
+          clearInterval(poll);
+          setTimeout(kill, 400);
+        }
+      }, 20);
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(existsSync(join(runDir(dirs.killed), 'weights.bin'))).toBe(false);
+    const again = await build(dirs.killed, K, ['--shard', '1/2']);
+    expect(again.status, again.output.slice(-2000)).toBe(0);
+    expect(again.output).toMatch(/resuming init 0 at step [1-9]\d*/);
+    const straight = await build(dirs.straight, K, ['--shard', '1/2']);
+    expect(straight.status, straight.output.slice(-2000)).toBe(0);
+    for (const f of ['weights.bin', 'metrics.json'])
+      expect(readFileSync(join(runDir(dirs.killed), f)).equals(readFileSync(join(runDir(dirs.straight), f))), f).toBe(true);
+  }, 600_000);
+});

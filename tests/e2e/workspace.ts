@@ -58,10 +58,10 @@ export function stage(dir: string, args: string[], onSpawn?: (kill: () => void) 
 }
 
 /** `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache. */
-export async function build(dir: string, profile: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<BuildResult> {
+export async function build(dir: string, profile: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, onSpawn?: (kill: () => void) => void): Promise<BuildResult & { signal: string | null }> {
   const started = performance.now();
   const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1', ...extraEnv };
-  const { status, output } = await runTsx(dir, ['pipeline/build.ts', profile, ...args], env);
+  const { status, signal, output } = await runTsx(dir, ['pipeline/build.ts', profile, ...args], env, onSpawn);
   const ran: string[] = [];
   const cached: string[] = [];
   for (const line of output.split('\n')) {
@@ -69,7 +69,7 @@ export async function build(dir: string, profile: string, args: string[] = [], e
     if (!m || m[1].endsWith(':build')) continue;
     (/cache|left as is/.test(m[2]) ? cached : ran).push(m[1]);
   }
-  return { status: status ?? 1, output, ran: ran.sort(), cached: cached.sort(), seconds: (performance.now() - started) / 1000 };
+  return { status: status ?? 1, signal, output, ran: ran.sort(), cached: cached.sort(), seconds: (performance.now() - started) / 1000 };
 }
 
 /** Every file under `root`, as relative paths, sorted. */
