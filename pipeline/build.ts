@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadExperiment, selectProfile, ConfigError } from './config/load.ts';
-import { planFigure } from './config/figures.ts';
+import { loadExperiment, selectProfile, ConfigError, exitOnUserError } from './config/load.ts';
+import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile } from './config/plan.ts';
-import { FormatError } from './format/error.ts';
 import { runNx } from './nx/run.ts';
-import { figureRuns, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
+import { formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
 import { REQUIRE_CACHED_TRAINING } from './stages/context.ts';
 
 const USAGE = `usage: npm run build -- [<profile>] [--plan [--json] [--shards N] [--throughput MPAIRS]] [--shard i/N] [--allow-local-training] [<nx flags>]`;
@@ -39,8 +38,8 @@ function main(): number {
     const exp = loadExperiment();
     const { name, profile } = selectProfile(exp, profileArg);
     const plan = planProfile(name, profile);
-    for (const f of profile.figures) planFigure(plan, f);
-    const runs = figureRuns(plan);
+    // Every figure planned (a bad figure file stops the build here), and the runs they draw.
+    const runs = figureRuns(plan, profile.figures.map((f) => planFigure(plan, f)));
 
     // Shards: --shards N, else the profile's execution.shards.
     const count = values.shards === undefined ? profile.execution.shards : Number(values.shards);
@@ -85,11 +84,7 @@ function main(): number {
     }
     return status;
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
-      return 2;
-    }
-    throw e;
+    return exitOnUserError(e, `${USAGE}\n`);
   }
 }
 

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from './config/load.ts';
-import { planFigure } from './config/figures.ts';
+import { DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from './config/load.ts';
+import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile, type RunPlan } from './config/plan.ts';
-import { FormatError } from './format/error.ts';
 import { readJson } from './format/json.ts';
 
 /**
@@ -52,17 +51,13 @@ function main(argv: string[]): number {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
     const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
     const plan = planProfile(name, profile);
-    const rows = profile.figures.map((f) => costOf(f, planFigure(plan, f).runs));
-    const used = new Map(profile.figures.flatMap((f) => planFigure(plan, f).runs).map((r) => [r.id, r]));
-    process.stdout.write(`profile ${name}: ${used.size} runs for ${profile.figures.length} figures (seconds: this machine's timing.json of each built run)\n`);
-    process.stdout.write(formatCost(rows, costOf('all figures (each run once)', [...used.values()])) + '\n');
+    const figures = profile.figures.map((f) => planFigure(plan, f));
+    const used = figureRuns(plan, figures);
+    process.stdout.write(`profile ${name}: ${used.length} runs for ${figures.length} figures (seconds: this machine's timing.json of each built run)\n`);
+    process.stdout.write(formatCost(figures.map((f) => costOf(f.name, f.runs)), costOf('all figures (each run once)', used)) + '\n');
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    return exitOnUserError(e);
   }
 }
 

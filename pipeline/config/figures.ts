@@ -51,6 +51,12 @@ export interface FigurePlan {
   spec: { figure: FigureFile; runs: { id: string; spec: string }[] };
 }
 
+/** The runs a profile's figures draw (each once, in plan order): what its build trains. */
+export function figureRuns(plan: ProfilePlan, figures: FigurePlan[] = plan.figures.map((f) => planFigure(plan, f))): RunPlan[] {
+  const used = new Set(figures.flatMap((f) => f.runs.map((r) => r.id)));
+  return plan.runs.filter((r) => used.has(r.id));
+}
+
 /** One figure of a profile's plan, read from figures/<name>/figure.json under `root`. */
 export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigurePlan {
   if (!plan.figures.includes(name)) throw new ConfigError(`profile ${plan.profile} does not list figure "${name}"`);

@@ -14,6 +14,18 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = 'experiment.json';
 
+/**
+ * How a command ends on bad input: a ConfigError or FormatError is printed as `error: <message>` (then
+ * `more`, e.g. a usage line) and gives exit status 2; anything else is a bug and is thrown on.
+ */
+export function exitOnUserError(e: unknown, more = ''): number {
+  if (e instanceof ConfigError || e instanceof FormatError) {
+    process.stderr.write(`error: ${e.message}\n${more}`);
+    return 2;
+  }
+  throw e;
+}
+
 /** A configuration file (experiment.json, a figure's files, the theme) as JSON; unreadable is a ConfigError. */
 export function readConfigJson(file: string, shownAs = file): unknown {
   try {

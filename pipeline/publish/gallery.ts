@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
+import { ConfigError, DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from '../config/load.ts';
 import { loadFigure } from '../config/figures.ts';
 import { FIGURE_FILES, FIGURE_FILE_KINDS, profileDistDir, type FigureFileKind } from '../config/layout.ts';
 import { FormatError } from '../format/error.ts';
@@ -205,11 +205,7 @@ function main(argv: string[]): number {
     process.stderr.write(`[${name}] gallery of ${profile.figures.length} figures -> ${out.index}, ${out.manifest}\n`);
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    return exitOnUserError(e);
   }
 }
 

@@ -1,5 +1,4 @@
-import { planFigure } from '../config/figures.ts';
-import type { ProfilePlan, RunPlan } from '../config/plan.ts';
+import type { RunPlan } from '../config/plan.ts';
 import { runPairs } from '../cost.ts';
 
 /**
@@ -22,12 +21,6 @@ export function parseShard(text: string): ShardSpec {
  * for m > 2, since the fast engine's cost grows with m from there (README, Benchmark).
  */
 export const runCost = (r: RunPlan) => runPairs(r) * Math.max(1, r.m / 2);
-
-/** The runs the profile's figures draw, each once, in plan order. */
-export function figureRuns(plan: ProfilePlan, root = '.'): RunPlan[] {
-  const used = new Set(plan.figures.flatMap((f) => planFigure(plan, f, root).runs.map((r) => r.id)));
-  return plan.runs.filter((r) => used.has(r.id));
-}
 
 export interface Shard { index: number; runs: RunPlan[]; cost: number; pairs: number }
 

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
 import { planProfile } from '../config/plan.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
-import { figureRuns, splitRuns } from './shards.ts';
+import { splitRuns } from './shards.ts';
+import { figureRuns } from '../config/figures.ts';
 
 /**
  *   npm run slurm -- <profile> --cache-server URL [--shards N] [--out DIR] [--time HH:MM:SS] [--partition P]
