@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } f
 import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile, type RunPlan } from './config/plan.ts';
 import { readJson } from './format/json.ts';
+import { isMain } from './entry.ts';
 
 /**
  *   npm run cost [-- <profile>]
@@ -61,4 +62,4 @@ function main(argv: string[]): number {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
+if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

@@ -5,6 +5,7 @@ import type { Profile } from './config/schema.ts';
 import { FormatError } from './format/error.ts';
 import { readJson } from './format/json.ts';
 import { findRegimes, learnedFeatures, LEARNED, type RunDimensionalities } from './geometry/regimes.ts';
+import { isMain } from './entry.ts';
 
 /**
  *   npm run verify [-- <profile>]
@@ -250,4 +251,4 @@ function main(argv: string[]): number {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
+if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

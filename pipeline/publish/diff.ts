@@ -1,6 +1,5 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
@@ -8,6 +7,7 @@ import { FormatError } from '../format/error.ts';
 import { readJson } from '../format/json.ts';
 import { escapeHtml, groupDigits, href } from './shared.ts';
 import { FIGURE_FILE_KINDS, FIGURE_FILES, type FigureFileKind } from '../config/layout.ts';
+import { isMain } from '../entry.ts';
 
 /**
  *   npm run figures:diff -- <old-dist> <new-dist> [--out DIR] [--summary FILE] [--fail-on-change]
@@ -373,4 +373,4 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: O
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(main(process.argv.slice(2)));
+if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from '../config/load.ts';
 import { loadFigure } from '../config/figures.ts';
@@ -9,6 +8,7 @@ import { FormatError } from '../format/error.ts';
 import { readJson, writeJsonAtomic } from '../format/json.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { escapeHtml, gitCommit, href, sha256 } from './shared.ts';
+import { isMain } from '../entry.ts';
 
 /**
  * The gallery of a built profile: dist/<profile>/index.html, a static page (relative links only, so it
@@ -209,4 +209,4 @@ function main(argv: string[]): number {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(main(process.argv.slice(2)));
+if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

@@ -7,6 +7,7 @@ import { planProfile } from '../config/plan.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { splitRuns } from './shards.ts';
 import { figureRuns } from '../config/figures.ts';
+import { isMain } from '../entry.ts';
 
 /**
  *   npm run slurm -- <profile> --cache-server URL [--shards N] [--out DIR] [--time HH:MM:SS] [--partition P]
@@ -151,4 +152,4 @@ function main(argv: string[]): number {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.exit(main(process.argv.slice(2)));
+if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));
