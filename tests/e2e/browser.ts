@@ -73,16 +73,33 @@ export interface PageReport {
   status: number | null;
   /** What `interact` returned, after the screenshot. */
   interaction?: unknown;
+  /** Every response the page received (the document, images, ...), with the bytes it took on the wire (headers and body). */
+  responses: { url: string; status: number; bytes: number }[];
+  /** Their sum: what a reader downloads for the page. */
+  transferredBytes: number;
+}
+
+export interface OpenOptions {
+  /** Device pixels per CSS pixel (2 for a phone or a retina screen): srcset picks its image by it. */
+  deviceScaleFactor?: number;
+  /** Scroll to the bottom and back before measuring, so that lazily loaded images load too (a reader who reads it all). */
+  scrollThrough?: boolean;
 }
 
 /** Opens `url` in the system's Chromium (headless), reports what went wrong and what the images did, and saves a full-page screenshot. */
-export async function openPage(url: string, screenshotFile: string, interact?: (page: Page) => Promise<unknown>): Promise<PageReport> {
+export async function openPage(url: string, screenshotFile: string, interact?: (page: Page) => Promise<unknown>, options: OpenOptions = {}): Promise<PageReport> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, deviceScaleFactor: options.deviceScaleFactor ?? 1 });
+    const pending: Promise<{ url: string; status: number; bytes: number }>[] = [];
+    page.on('requestfinished', (request) => pending.push((async () => {
+      const sizes = await request.sizes();
+      const response = await request.response();
+      return { url: request.url(), status: response?.status() ?? 0, bytes: sizes.responseHeadersSize + sizes.responseBodySize };
+    })()));
     const consoleErrors: string[] = [];
     const pageErrors: string[] = [];
     page.on('console', (m) => {
@@ -90,11 +107,24 @@ export async function openPage(url: string, screenshotFile: string, interact?: (
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     const response = await page.goto(url, { waitUntil: 'load' });
+    if (options.scrollThrough) {
+      await page.evaluate(async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
+          window.scrollTo(0, y);
+          await new Promise((ok) => setTimeout(ok, 50));
+        }
+        window.scrollTo(0, 0);
+      });
+      await page.waitForLoadState('networkidle');
+      await page.$$eval('img', (imgs) => Promise.all(imgs.map((i) => (i.complete ? null : i.decode().catch(() => null)))));
+    }
     const images = await page.$$eval('img', (imgs) =>
       imgs.map((i) => ({ src: i.src, currentSrc: i.currentSrc, alt: i.alt, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight })));
     await page.screenshot({ path: screenshotFile, fullPage: true });
     const interaction = interact ? await interact(page) : undefined;
-    return { consoleErrors, pageErrors, images, status: response?.status() ?? null, interaction };
+    const responses = await Promise.all(pending);
+    const transferredBytes = responses.reduce((a, r) => a + r.bytes, 0);
+    return { consoleErrors, pageErrors, images, status: response?.status() ?? null, interaction, responses, transferredBytes };
   } finally {
     await browser.close();
   }

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PNG } from 'pngjs';
+import { loadExperiment } from '../../pipeline/config/load.ts';
+import { namespaceOf, publishSite } from '../../pipeline/publish/site.ts';
 import { build, makeWorkspace, removeWorkspace, REPO } from '../e2e/workspace.ts';
 import { openPage, serveDir } from '../e2e/browser.ts';
 
@@ -112,4 +116,53 @@ describe('the built figures', () => {
       await served.close();
     }
   }, 120_000);
+});
+
+/** The blog post, every figure of the build included (in the profile's namespace), as a reader's browser loads it. */
+describe('the blog post with every figure', () => {
+  const POST = '_posts/2022-12-26-Superposition-Memorization-and-Double-Descent.md';
+  const PAGE = 'health/Superposition-Memorization-and-Double-Descent.html';
+  const LIMIT = 5_000_000;
+
+  it('builds with Jekyll and transfers under 5 MB, on an ordinary screen and on a 2x one, with every image loaded', async () => {
+    const m = manifest();
+    const ns = namespaceOf(m.profile, loadExperiment('experiment.json', REPO).defaultProfile);
+    const tmp = mkdtempSync(join(tmpdir(), 'smdd-weight-'));
+    try {
+      const site = join(tmp, 'site');
+      cpSync(join(REPO, 'tests', 'fixtures', 'site'), site, { recursive: true });
+      // The post's own include lines, in this profile's namespace, then every figure it does not include yet.
+      const names = m.figures.map((f) => f.name);
+      let post = readFileSync(join(site, POST), 'utf8').replace(/\{% include figures\/([a-z0-9-]+)\.html %\}/g, (_, n) => `{% include ${ns.include(n)} %}`);
+      for (const n of names) if (!post.includes(`{% include ${ns.include(n)} %}`)) post += `\n{% include ${ns.include(n)} %}\n`;
+      writeFileSync(join(site, POST), post);
+      publishSite({ site, profile: m.profile, dist: dirname(dist), root: REPO });
+      const out = join(tmp, 'built');
+      const j = spawnSync('jekyll', ['build', '--source', site, '--destination', out, '--disable-disk-cache', '--quiet'], { cwd: tmp, encoding: 'utf8' });
+      expect(j.status, j.stdout + j.stderr).toBe(0);
+      const served = await serveDir(out);
+      try {
+        const weights: Record<string, unknown> = { profile: m.profile, figures: names.length, limit: LIMIT };
+        for (const scale of [1, 2]) {
+          const page = await openPage(`${served.url}/${PAGE}`, join(REPO, 'test-results', `post-${m.profile}-${scale}x.png`), undefined, { deviceScaleFactor: scale, scrollThrough: true });
+          expect(page.status).toBe(200);
+          expect(page.consoleErrors).toEqual([]);
+          expect(page.images.length).toBe(names.length);
+          for (const img of page.images) expect(img.naturalWidth, img.currentSrc).toBeGreaterThan(0);
+          // The image each figure took: the 1x or 2x PNG by the screen, or a light SVG.
+          const chosen = page.images.map((i) => new URL(i.currentSrc).pathname.split('/').pop());
+          if (scale === 2) expect(chosen.filter((c) => c!.endsWith('.png')).every((c) => c!.endsWith('@2x.png')), chosen.join(' ')).toBe(true);
+          weights[`${scale}x`] = { bytes: page.transferredBytes, responses: page.responses.map((r) => ({ path: new URL(r.url).pathname, bytes: r.bytes })) };
+          process.stdout.write(`post page with ${names.length} figures of ${m.profile} at ${scale}x: ${(page.transferredBytes / 1e6).toFixed(2)} MB transferred\n`);
+          expect(page.transferredBytes).toBeLessThan(LIMIT);
+        }
+        mkdirSync(join(REPO, 'test-results'), { recursive: true });
+        writeFileSync(join(REPO, 'test-results', `page-weight-${m.profile}.json`), JSON.stringify(weights, null, 1) + '\n');
+      } finally {
+        await served.close();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
