@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # canvas compiles against Cairo and Pango; jekyll builds the fixture site and chromium opens pages in the tests;
+# jq reads the GitHub API answers the figures-diff comment workflow parses (its test runs that filter);
 # munge, slurmctld, slurmd and slurm-client run a one-node Slurm cluster for the scaling-out tests.
-PKGS=(build-essential pkg-config python3 git libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev jekyll chromium munge slurmctld slurmd slurm-client)
+PKGS=(build-essential pkg-config python3 git jq libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev jekyll chromium munge slurmctld slurmd slurm-client)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

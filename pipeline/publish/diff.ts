@@ -1,10 +1,10 @@
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
 import { FormatError } from '../format/error.ts';
-import { readJson } from '../format/json.ts';
+import { readJson, writeJsonAtomic } from '../format/json.ts';
 import { escapeHtml, groupDigits, href } from './shared.ts';
 import { FIGURE_FILE_KINDS, FIGURE_FILES, type FigureFileKind } from '../config/layout.ts';
 import { isMain } from '../entry.ts';
@@ -17,8 +17,8 @@ import { isMain } from '../entry.ts';
  * decodes both PNGs and draws their difference with pixelmatch (threshold 0: any pixel whose colour
  * differs counts; images of different sizes are compared on the larger canvas padded with white).
  * Writes a self-contained HTML report (DIR, default figures-diff/: old | new | difference, the images
- * copied in), a Markdown summary for a GitHub job summary (FILE, else appended to
- * $GITHUB_STEP_SUMMARY when set), and a short summary on stdout.
+ * copied in), the same as data in DIR/diff.json (what figures:comment reads), a Markdown summary for a
+ * GitHub job summary (FILE, else appended to $GITHUB_STEP_SUMMARY when set), and a short summary on stdout.
  * Exit: 0 (also when figures changed, unless --fail-on-change: then 1); 2 on an error.
  */
 
@@ -177,7 +177,7 @@ const countsLine = (d: FiguresDiff) => {
   return STATUSES.map((s) => `${c[s]} ${s}`).join(', ');
 };
 
-function percent(part: number, whole: number): string {
+export function percent(part: number, whole: number): string {
   if (part === 0) return '0%';
   const p = (100 * part) / whole;
   return p < 0.01 ? '<0.01%' : `${p.toFixed(2)}%`;
@@ -212,8 +212,11 @@ export function textSummary(d: FiguresDiff, reportIndex: string | null): string 
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|');
 
-/** The Markdown summary for a GitHub job summary. */
-export function markdownSummary(d: FiguresDiff, reportIndex: string | null): string {
+/** Where a reader of the job summary finds the images: the run's artifact (figures-diff.yml uploads the report as it), and the pull request's comment. */
+const IMAGES_WHERE = 'Old, new and difference images side by side: the HTML report (`index.html`) in the artifact `figures-diff` of this run, and the figures comment on the pull request.';
+
+/** The Markdown summary for a GitHub job summary. It names no path: the runner's files are gone when someone reads it. */
+export function markdownSummary(d: FiguresDiff): string {
   const lines = [
     `### Figures of profile \`${d.profile}\`: ${anyChange(d) ? countsLine(d) : 'no figure changed'}`,
     '',
@@ -226,14 +229,81 @@ export function markdownSummary(d: FiguresDiff, reportIndex: string | null): str
       return `| ${mdCell(f.name)} | ${f.status} | ${pixels} | ${f.differ.join(', ')} |`;
     }),
   ];
-  if (reportIndex && anyChange(d)) lines.push('', `Old, new and difference images side by side: \`${mdCell(reportIndex)}\` (the HTML report).`);
+  if (anyChange(d)) lines.push('', IMAGES_WHERE);
   return lines.join('\n') + '\n';
 }
 
 /** The report's images of a figure, under images/ in the report folder. */
-const IMAGES = { old: 'old', new: 'new', diff: 'difference' } as const;
-type ImageKind = keyof typeof IMAGES;
-const imageFile = (name: string, kind: ImageKind) => `${name}.${kind}.png`;
+export const IMAGES = { old: 'old', new: 'new', diff: 'difference' } as const;
+export type ImageKind = keyof typeof IMAGES;
+export const IMAGE_KINDS = Object.keys(IMAGES) as ImageKind[];
+export const imageFile = (name: string, kind: ImageKind) => `${name}.${kind}.png`;
+/** An image's path relative to the report folder, as diff.json gives it. */
+export const reportImage = (name: string, kind: ImageKind) => `images/${imageFile(name, kind)}`;
+
+/** The report as data, for programs (figures:comment): DIR/diff.json. */
+export const DIFF_JSON = 'diff.json';
+/** diff.json's format; a reader refuses another. */
+export const DIFF_JSON_FORMAT = 1;
+
+export interface DiffJsonFigure {
+  name: string;
+  status: Status;
+  /** A changed figure with a PNG on both sides: pixels of the compared canvas whose colour differs, and the canvas's pixels; else null. */
+  differingPixels: number | null;
+  comparedPixels: number | null;
+  /** Each build's PNG size; null where that build has no PNG of the figure. */
+  sizes: { old: Size | null; new: Size | null };
+  /** A changed figure: the kinds of file that differ. */
+  differingFiles: FigureFileKind[];
+  /** The report's images of the figure, relative to the report folder (images/<name>.<kind>.png); null where there is none. */
+  images: Record<ImageKind, string | null>;
+}
+
+export interface DiffJson {
+  format: typeof DIFF_JSON_FORMAT;
+  profile: string;
+  /** In the report's order (STATUSES, then by name). */
+  figures: DiffJsonFigure[];
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Whether bytes start like a PNG: the signature, then the IHDR chunk (which holds the size). */
+export const isPngHeader = (b: Uint8Array) => b.length >= 24 && PNG_SIGNATURE.equals(b.subarray(0, 8)) && Buffer.from(b.subarray(12, 16)).toString('latin1') === 'IHDR';
+
+/** A PNG's width and height from its header, without decoding the image (an unchanged figure's PNG is never decoded). */
+export function pngSize(file: string): Size {
+  const head = Buffer.alloc(24);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 24, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!isPngHeader(head)) throw new FormatError(file, 'not a PNG (no PNG signature and IHDR header)');
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+}
+
+/** One figure of diff.json; `saved` are the images the report holds of it. */
+function diffJsonFigure(f: FigureDiff, saved: ImageKind[]): DiffJsonFigure {
+  const size = (side: 'old' | 'new') => f.pixels?.[side] ?? (f[side].png ? pngSize(f[side].png) : null);
+  const image = (kind: ImageKind) => (saved.includes(kind) ? reportImage(f.name, kind) : null);
+  return {
+    name: f.name,
+    status: f.status,
+    differingPixels: f.pixels?.differing ?? null,
+    comparedPixels: f.pixels ? f.pixels.canvas.width * f.pixels.canvas.height : null,
+    sizes: { old: size('old'), new: size('new') },
+    differingFiles: f.differ,
+    images: { old: image('old'), new: image('new'), diff: image('diff') },
+  };
+}
+
+/** diff.json of a report whose images are `saved` (by figure name). */
+export function diffJson(d: FiguresDiff, saved: Map<string, ImageKind[]>): DiffJson {
+  return { format: DIFF_JSON_FORMAT, profile: d.profile, figures: d.figures.map((f) => diffJsonFigure(f, saved.get(f.name) ?? [])) };
+}
 
 const MARK = '<meta name="generator" content="figures-diff">';
 
@@ -280,7 +350,7 @@ ${saved.map((k) => image(f, k)).join('\n')}
 </section>`;
 }
 
-/** Writes the HTML report (index.html and images/) into `out`; returns the index's path. */
+/** Writes the HTML report (index.html and images/) and diff.json into `out`; returns the index's path. */
 export function writeReport(d: FiguresDiff, out: string): string {
   prepareOut(out);
   const saved = new Map<string, ImageKind[]>();
@@ -325,6 +395,7 @@ ${sections.join('\n')}
 </body>
 </html>
 `;
+  writeJsonAtomic(join(out, DIFF_JSON), diffJson(d, saved));
   const index = join(out, 'index.html');
   writeFileSync(index, page);
   return index;
@@ -356,7 +427,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: O
     if (positionals.length !== 2) throw new DiffError(`expected two built profile folders, found ${positionals.length}\n${USAGE}`);
     const d = diffBuilds(positionals[0], positionals[1]);
     const index = writeReport(d, values.out);
-    const md = markdownSummary(d, index);
+    const md = markdownSummary(d);
     if (values.summary !== undefined) {
       mkdirSync(dirname(values.summary), { recursive: true });
       writeFileSync(values.summary, md);

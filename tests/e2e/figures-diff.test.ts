@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
+import { REPO, build, editJson, listFiles, makeWorkspace, removeWorkspace } from './workspace.ts';
 
 /**
  * A figure's spec is edited between two builds of a profile: figures:diff lists exactly that figure
- * as changed, with a difference image showing the edit. A tiny profile keeps the builds short.
+ * as changed, with a difference image showing the edit, and figures:comment turns that report into the
+ * pull request's comment and stages its images. A tiny profile keeps the builds short.
  */
 describe('figures:diff between two real builds', () => {
   let dir: string;
@@ -59,6 +60,34 @@ describe('figures:diff between two real builds', () => {
     expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toMatch(/\| small-datasets \| changed \| [\d,]+ \| svg, png \|/);
     expect(tsx('pipeline/publish/diff.ts', join(before, 'tiny'), 'dist/tiny', '--fail-on-change').status).toBe(1);
   }, 120_000);
+
+  it('figures:comment on that report: the changed figure\'s three images by URL, the unchanged one by name; --stage copies exactly those', () => {
+    const base = 'https://github.com/owner/repo/raw/0123456789abcdef0123456789abcdef01234567';
+    const prefix = 'pr-7/89abcdef0123456789abcdef0123456789abcdef';
+    const diffJson = JSON.parse(readFileSync(join(dir, 'figures-diff/diff.json'), 'utf8'));
+    expect(diffJson.figures.map((f: { name: string; status: string }) => `${f.name} ${f.status}`)).toEqual(['small-datasets changed', 'double-descent unchanged']);
+
+    const r = tsx('pipeline/publish/comment.ts', 'figures-diff', '--stage', 'staged', '--prefix', prefix, '--image-base', base, '--out', 'comment.md');
+    expect(r.status, r.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'comment.md'), 'utf8');
+    mkdirSync(join(REPO, 'test-results'), { recursive: true });
+    writeFileSync(join(REPO, 'test-results', 'figures-comment.md'), md); // to read what a pull request would show
+    expect(md.split('\n').slice(0, 2)).toEqual(['<!-- figures-diff:tiny -->', '### Figures of profile `tiny`: 1 changed, 0 added, 0 removed, 1 unchanged']);
+    expect(md).toMatch(/^#### `small-datasets` changed: [\d,]+ of [\d,]+ pixels differ \([\d.<]+%\); files that differ: svg, png$/m);
+    const images = ['old', 'new', 'diff'].map((k) => `small-datasets.${k}.png`);
+    for (const img of images) expect(md).toContain(`<img src="${base}/${prefix}/${img}" width="260"`);
+    expect(md).toContain('\nUnchanged: `double-descent`\n');
+    expect(md).not.toMatch(/double-descent\.(old|new|diff)\.png/);
+
+    expect(listFiles(join(dir, 'staged'))).toEqual(images.map((f) => `${prefix}/${f}`).sort());
+    for (const img of images) expect(readFileSync(join(dir, 'staged', prefix, img)).equals(readFileSync(join(dir, 'figures-diff/images', img))), img).toBe(true);
+
+    // The unchanged rebuild's report: the comment says so, and there is nothing to stage.
+    const same = tsx('pipeline/publish/comment.ts', 'report-same', '--stage', 'staged-same', '--prefix', prefix);
+    expect(same.status, same.stderr).toBe(0);
+    expect(same.stdout).toBe('');
+    expect(tsx('pipeline/publish/comment.ts', 'report-same').stdout).toBe('<!-- figures-diff:tiny -->\nno figure changed\n');
+  });
 
   it('the gallery page and manifest of the build, which figures:diff then reads the profile from', () => {
     const g = tsx('pipeline/publish/gallery.ts', '--profile', 'tiny');

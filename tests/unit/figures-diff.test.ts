@@ -115,6 +115,45 @@ describe('figures:diff', () => {
     expect(r.summary).toMatch(/\| alpha \| unchanged \|/);
   });
 
+  it('diff.json: the profile and, per figure, status, pixels, sizes, files that differ and its images relative to the report', () => {
+    const a = build('old', { kept: {}, beta: {}, gone: { png: png(4, 4) } });
+    const b = build('new', { kept: {}, beta: { png: png(10, 6, [[5, 3, BLACK]]) }, fresh: { png: png(5, 7) } });
+    const r = figuresDiff([a, b]);
+    expect(r.status).toBe(0);
+    const none = { old: null, new: null, diff: null };
+    expect(JSON.parse(readFileSync(join(r.out, 'diff.json'), 'utf8'))).toEqual({
+      format: 1,
+      profile: 'quick',
+      figures: [
+        {
+          name: 'beta', status: 'changed', differingPixels: 1, comparedPixels: 60, sizes: { old: { width: 8, height: 6 }, new: { width: 10, height: 6 } },
+          differingFiles: ['png'], images: { old: 'images/beta.old.png', new: 'images/beta.new.png', diff: 'images/beta.diff.png' },
+        },
+        { name: 'fresh', status: 'added', differingPixels: null, comparedPixels: null, sizes: { old: null, new: { width: 5, height: 7 } }, differingFiles: [], images: { ...none, new: 'images/fresh.new.png' } },
+        { name: 'gone', status: 'removed', differingPixels: null, comparedPixels: null, sizes: { old: { width: 4, height: 4 }, new: null }, differingFiles: [], images: { ...none, old: 'images/gone.old.png' } },
+        { name: 'kept', status: 'unchanged', differingPixels: null, comparedPixels: null, sizes: { old: { width: 8, height: 6 }, new: { width: 8, height: 6 } }, differingFiles: [], images: none },
+      ],
+    });
+    for (const f of ['beta.old.png', 'beta.new.png', 'beta.diff.png', 'fresh.new.png', 'gone.old.png']) expect(existsSync(join(r.out, 'images', f)), f).toBe(true);
+  });
+
+  it('the job summary says where the images are (the run\'s artifact, the pull request comment), not a path on the runner', () => {
+    const a = build('old', { alpha: {} });
+    const b = build('new', { alpha: { png: png(8, 6, [[0, 0, BLACK]]) } });
+    const r = figuresDiff([a, b]);
+    expect(r.summary).toContain('in the artifact `figures-diff` of this run, and the figures comment on the pull request');
+    expect(r.summary).not.toContain(r.out);
+    expect(r.stdout, 'on a terminal the report\'s path is what to open').toContain(`report: ${join(r.out, 'index.html')}`);
+    expect(figuresDiff([a, a]).summary, 'nothing to look at').not.toContain('artifact');
+  });
+
+  it('a PNG that is not one is refused even for an unchanged figure, naming it (diff.json gives every PNG\'s size)', () => {
+    const a = build('old', { alpha: { png: Buffer.from('not a png at all, but long enough') } });
+    const r = figuresDiff([a, a]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`error: ${join(a, 'alpha.png')}: not a PNG (no PNG signature and IHDR header)\n`);
+  });
+
   it('a figure whose SVG alone changed is changed, with 0 differing pixels', () => {
     const a = build('old', { alpha: {} });
     const b = build('new', { alpha: { svg: '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="6"><title>other</title></svg>\n' } });
