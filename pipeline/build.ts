@@ -4,7 +4,7 @@ import { loadExperiment, selectProfile, ConfigError, exitOnUserError } from './c
 import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile } from './config/plan.ts';
 import { runNx } from './nx/run.ts';
-import { formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
+import { checkShardCount, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
 import { REQUIRE_CACHED_TRAINING } from './stages/context.ts';
 
 const USAGE = `usage: npm run build -- [<profile>] [--plan [--json] [--shards N] [--throughput MPAIRS]] [--shard i/N] [--allow-local-training] [<nx flags>]`;
@@ -47,6 +47,8 @@ function main(): number {
     if (values.plan) {
       const rate = values.throughput === undefined ? MEASURED_PAIRS_PER_SECOND : Number(values.throughput) * 1e6;
       if (!(rate > 0)) throw new ConfigError(`--throughput: expected M pairs per second (> 0), found "${values.throughput}"`);
+      // An empty shard would still get a machine of its own (a matrix job): refuse the split instead.
+      checkShardCount(name, runs.length, count, values.shards === undefined ? `execution.shards = ${count}` : `--shards ${count}`);
       const shards = splitRuns(runs, count);
       if (values.json) {
         // For schedulers: the shard indices (a GitHub Actions matrix) and each shard's runs.
@@ -62,9 +64,10 @@ function main(): number {
       } catch (e) {
         throw new ConfigError((e as Error).message);
       }
+      // The split --plan would refuse: no shard of it is run either.
+      checkShardCount(name, runs.length, spec.count, `--shard ${spec.index}/${spec.count}`);
       const shard = splitRuns(runs, spec.count)[spec.index - 1];
       process.stderr.write(`profile "${name}", shard ${spec.index}/${spec.count}: ${shard.runs.length} of ${runs.length} runs (data, training, geometry)\n`);
-      if (shard.runs.length === 0) return 0;
       const projects = shard.runs.map((r) => `${name}-run-${r.id}`).join(',');
       return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs]);
     }

@@ -1,4 +1,5 @@
 import type { RunPlan } from '../config/plan.ts';
+import { ConfigError } from '../config/load.ts';
 import { runPairs } from '../cost.ts';
 
 /**
@@ -14,6 +15,22 @@ export function parseShard(text: string): ShardSpec {
   const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count) throw new RangeError(`--shard: expected i/N with 1 ≤ i ≤ N (e.g. 3/16), found "${text}"`);
   return { index, count };
+}
+
+/**
+ * Refuses a split into more shards than the profile has runs: a run is the unit of work, so the extra
+ * shards would be empty, and a scheduler would still start a machine (an Actions runner, a Slurm task)
+ * for each. `source` says where the count came from (e.g. `--shards 40`, `--shard 3/40`,
+ * `execution.shards = 40`). The one check of `--plan`, `--shard` and `npm run slurm`. Up to as many shards
+ * as runs, splitRuns fills every shard: each of the first `count` runs goes to a shard still empty.
+ */
+export function checkShardCount(profile: string, runs: number, count: number, source: string): void {
+  if (count <= runs) return;
+  const empty = count - runs;
+  throw new ConfigError(
+    `${source}: profile ${profile} has ${runs} runs, fewer than the ${count} shards asked for, so ${empty} shard${empty === 1 ? '' : 's'} would have no run; ` +
+      `split it into at most ${runs} shards`,
+  );
 }
 
 /**

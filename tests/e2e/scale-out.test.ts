@@ -90,9 +90,9 @@ describe('a shard killed mid-run', () => {
       dirs[k] = makeWorkspace(`smdd-shard-${k}`);
       editJson(join(dirs[k], 'experiment.json'), (c) => {
         c.profiles[K] = {
-          extends: 'quick', description: 'one run long enough to kill',
+          extends: 'quick', description: 'one run long enough to kill (shard 1), one short (shard 2: two shards need two runs)',
           data: { features: 1000, sparsity: 0.99, testSetSize: 1000 }, training: { steps: 6000, warmupSteps: 300, initsPerRun: 1 },
-          datasetSizes: [2000], runOverrides: [], execution: { checkpointEverySteps: 300, workers: 2, shards: 2 }, figures: ['double-descent'],
+          datasetSizes: [3, 2000], runOverrides: [], execution: { checkpointEverySteps: 300, workers: 2, shards: 2 }, figures: ['double-descent'],
         };
       });
     }
