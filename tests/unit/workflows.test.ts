@@ -23,6 +23,7 @@ const CONTAINER = `node:${process.version.replace(/^v/, '')}-bookworm`;
 /** Write permissions a job may hold, by workflow file and job; every other job gets none. */
 const ALLOWED_WRITES: Record<string, Record<string, string[]>> = {
   'figures.yml': { deploy: ['pages', 'id-token'] },
+  'figures-diff-comment.yml': { comment: ['contents', 'pull-requests'] }, // the images branch and the pull request's comment; it never runs the pull request's code
 };
 
 type Step = { name?: string; id?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, unknown>; if?: string };
@@ -114,7 +115,8 @@ function* allSteps(): Generator<{ file: string; job: string; step: Step; index: 
   for (const { file, name, job } of allJobs()) for (const [index, step] of (job.steps ?? []).entries()) yield { file, job: name, step, index };
 }
 
-const cacheSteps = () => [...allSteps()].filter(({ step }) => /^actions\/cache(\/(restore|save))?@/.test(step.uses ?? ''));
+/** The steps that cache Nx's outputs (not npm's download cache, which tests.yml keeps on its own key). */
+const cacheSteps = () => [...allSteps()].filter(({ step }) => /^actions\/cache(\/(restore|save))?@/.test(step.uses ?? '') && String(step.with?.path ?? '').includes('.nx/cache'));
 const lines = (v: unknown) => String(v ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
 /** The file patterns of the hashFiles(...) in a cache key, in order. */
 const hashedFiles = (key: string) => [...(/hashFiles\(([^)]*)\)/.exec(key)?.[1] ?? '').matchAll(/'([^']*)'/g)].map((m) => m[1]);
@@ -202,7 +204,7 @@ describe('least privilege', () => {
 
   it('secrets reach only the jobs that publish or write the shared cache, and never a pull_request workflow', () => {
     const users = [...allJobs()].filter(({ job }) => /\bsecrets\./.test(JSON.stringify(job))).map(({ file, name }) => `${file} ${name}`);
-    expect(users.sort()).toEqual(['figures.yml publish', 'publish-site.yml publish', 'scale-out.yml final', 'scale-out.yml publish', 'scale-out.yml shard']);
+    expect(users.sort()).toEqual(['figures.yml publish', 'publish-site.yml publish', 'scale-out.yml final', 'scale-out.yml plan', 'scale-out.yml publish', 'scale-out.yml shard']);
     for (const [file, { wf }] of workflows) {
       if (events(wf).some((e) => e.startsWith('pull_request'))) expect(JSON.stringify(wf), file).not.toMatch(/\bsecrets\./);
     }
@@ -297,7 +299,7 @@ describe('publishing in order', () => {
     const { jobs } = workflows.get('figures.yml')!.wf;
     for (const name of ['deploy', 'publish']) {
       const job = jobs[name] as Job & { needs?: unknown };
-      expect(job.needs, name).toBe('build');
+      expect(job.needs, name).toEqual(['build', 'tests']);
       expect(job.if, name).toMatch(/needs\.build\.outputs\.newest == 'true'/);
       expect(job.if, name).toMatch(/github\.ref == 'refs\/heads\/main'/);
     }
@@ -307,6 +309,11 @@ describe('publishing in order', () => {
     const upload = names.findIndex((n) => /Upload the gallery/.test(n));
     expect(tests).toBeGreaterThan(-1);
     expect(upload).toBeGreaterThan(tests);
+  });
+
+  it('the project\'s tests gate what is published: figures.yml calls tests.yml, and deploy and publish need it', () => {
+    const { jobs } = workflows.get('figures.yml')!.wf;
+    expect(jobs.tests.uses).toBe('./.github/workflows/tests.yml');
   });
 
   it('the pull-request diff cancels its own stale runs instead', () => {
@@ -378,12 +385,58 @@ describe('the Nx cache', () => {
   it('every job that restores the cache pins the machine id its database is named after, before building', () => {
     for (const { file, name, job } of allJobs()) {
       const steps = job.steps ?? [];
-      const restore = steps.findIndex((s) => /^actions\/cache(\/restore)?@/.test(s.uses ?? ''));
+      const restore = steps.findIndex((s) => /^actions\/cache(\/restore)?@/.test(s.uses ?? '') && String(s.with?.path ?? '').includes('.nx/cache'));
       if (restore < 0) continue;
       const pin = steps.findIndex((s) => /\/etc\/machine-id/.test(s.run ?? ''));
       const build = steps.findIndex((s) => npmCalls(s.run ?? '').some((c) => c.script === 'build'));
       expect(pin, `${file} ${name}: no step pins /etc/machine-id`).toBeGreaterThan(-1);
       expect(pin, `${file} ${name}: pin the machine id before the build`).toBeLessThan(build);
     }
+  });
+});
+
+describe('the tests run in CI', () => {
+  const tests = () => workflows.get('tests.yml')!.wf;
+
+  it('tests.yml runs on every pull request and when called (figures.yml calls it on every push to main)', () => {
+    expect(Object.keys(tests().on as object).sort()).toEqual(['pull_request', 'workflow_call']);
+    expect(events(workflows.get('figures.yml')!.wf)).toContain('push');
+  });
+
+  it('its job runs .ci/run (the README\'s test command after the setup) in the container, with npm\'s cache keyed on the lockfile', () => {
+    const jobs = Object.values(tests().jobs);
+    expect(jobs.length).toBe(1);
+    const [job] = jobs;
+    expect(imageOf(job)).toBe(CONTAINER);
+    expect((job.steps ?? []).some((s) => /^bash \.ci\/run$/m.test(s.run ?? ''))).toBe(true);
+    const cache = (job.steps ?? []).find((s) => s.uses?.startsWith('actions/cache@'));
+    expect(cache?.with?.path).toBe('~/.npm');
+    expect(hashedFiles(String(cache?.with?.key))).toEqual(['package-lock.json']);
+    expect(readFileSync(join(REPO, '.ci', 'run'), 'utf8')).toMatch(/^npm run setup\nnpm test$/m);
+  });
+});
+
+describe('publishing into the site', () => {
+  const publish = () => workflows.get('publish-site.yml')!.wf;
+  type EnvJob = Job & { environment?: unknown };
+
+  it('the job that holds the site token runs in the GitHub environment `site`, which its owner limits to the default branch', () => {
+    const jobs = Object.values(publish().jobs) as EnvJob[];
+    expect(jobs.length).toBe(1);
+    const env = jobs[0].environment;
+    expect(typeof env === 'string' ? env : (env as { name?: string })?.name).toBe('site');
+  });
+
+  it('the site root is an input (default the repository root), checked to stay inside the site repository', () => {
+    const on = publish().on as { workflow_call: { inputs: Record<string, { default?: unknown; type?: string }> } };
+    expect(on.workflow_call.inputs['site-root']).toMatchObject({ default: '.', type: 'string' });
+    const steps = (Object.values(publish().jobs)[0].steps ?? []);
+    expect(steps.some((s) => /npm run publish -- "site\/\$SITE_ROOT"/.test(s.run ?? ''))).toBe(true);
+    expect(steps.some((s) => /\.\.\/\*/.test(s.run ?? '') && /SITE_ROOT/.test(s.run ?? ''))).toBe(true);
+  });
+
+  it('commits, pushes and opens or closes the pull request through .github/scripts/publish-commit.sh (which tests/e2e/site.test.ts runs)', () => {
+    const steps = (Object.values(publish().jobs)[0].steps ?? []);
+    expect(steps.some((s) => /bash "\$GITHUB_WORKSPACE\/\.github\/scripts\/publish-commit\.sh"/.test(s.run ?? ''))).toBe(true);
   });
 });
