@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadExperiment, selectProfile, ConfigError, exitOnUserError } from './config/load.ts';
 import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile } from './config/plan.ts';
+import { projectNames } from './config/layout.ts';
+import { ENGINE_NAMES } from './engines/registry.ts';
 import { runNx } from './nx/run.ts';
 import { checkShardCount, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, splitRuns } from './scale/shards.ts';
 import { REQUIRE_CACHED_TRAINING } from './stages/context.ts';
@@ -35,7 +37,8 @@ function main(): number {
     // Everything else goes to Nx as written (e.g. --skip-nx-cache).
     const nxArgs = passThrough(argv, ours);
     const profileArg = positionals[0] && argv[0] === positionals[0] ? positionals[0] : undefined;
-    const exp = loadExperiment();
+    // Every training.engine names a registered engine: checked here, before Nx starts (the config does not know the engines).
+    const exp = loadExperiment(undefined, undefined, { engines: ENGINE_NAMES });
     const { name, profile } = selectProfile(exp, profileArg);
     const plan = planProfile(name, profile);
     // Every figure planned (a bad figure file stops the build here), and the runs they draw.
@@ -58,23 +61,23 @@ function main(): number {
       return 0;
     }
     if (typeof values.shard === 'string') {
-      let spec;
+      let which;
       try {
-        spec = parseShard(values.shard);
+        which = parseShard(values.shard);
       } catch (e) {
         throw new ConfigError((e as Error).message);
       }
       // The split --plan would refuse: no shard of it is run either.
-      checkShardCount(name, runs.length, spec.count, `--shard ${spec.index}/${spec.count}`);
-      const shard = splitRuns(runs, spec.count)[spec.index - 1];
-      process.stderr.write(`profile "${name}", shard ${spec.index}/${spec.count}: ${shard.runs.length} of ${runs.length} runs (data, training, geometry)\n`);
-      const projects = shard.runs.map((r) => `${name}-run-${r.id}`).join(',');
+      checkShardCount(name, runs.length, which.count, `--shard ${which.index}/${which.count}`);
+      const shard = splitRuns(runs, which.count)[which.index - 1];
+      process.stderr.write(`profile "${name}", shard ${which.index}/${which.count}: ${shard.runs.length} of ${runs.length} runs (data, training, geometry)\n`);
+      const projects = shard.runs.map((r) => projectNames.run(name, r.id)).join(',');
       return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs]);
     }
     const sharded = count > 1 && !values['allow-local-training'];
     process.stderr.write(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
       `${sharded ? ` (training only from the cache: the profile is split over ${count} shards)` : ''}\n`);
-    const status = runNx(['run', `${name}:build`, '--outputStyle=stream', ...nxArgs], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
+    const status = runNx(['run', `${projectNames.build(name)}:build`, '--outputStyle=stream', ...nxArgs], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
     if (status !== 0 && sharded) {
       const missing = runs.filter((r) => !existsSync(r.files.weights));
       if (missing.length) {

@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from './config/load.ts';
 import { figureRuns, planFigure } from './config/figures.ts';
 import { planProfile, type RunPlan } from './config/plan.ts';
-import { readJson } from './format/json.ts';
+import { batchSize } from './config/size.ts';
+import { readContract } from './contracts/read.ts';
+import { Timing } from './contracts/timing.ts';
 import { isMain } from './entry.ts';
 
 /**
@@ -17,15 +19,13 @@ import { isMain } from './entry.ts';
 /** Pairs one run's training touches: every init, every step, the whole batch against every feature. */
 export function runPairs(r: RunPlan): number {
   const t = r.spec.training;
-  const batch = r.T === 'infinity' ? t.onlineBatchSize : r.T;
-  return batch * r.spec.n * t.steps * t.initsPerRun;
+  return batchSize(r.T, t) * r.spec.n * t.steps * t.initsPerRun;
 }
 
 /** Wall seconds of a built run's training (timing.json), or null when it has none here. */
 export function runSeconds(r: RunPlan): number | null {
   if (!existsSync(r.files.timing)) return null;
-  const t = readJson(r.files.timing) as { wallTimeSeconds?: unknown };
-  return typeof t.wallTimeSeconds === 'number' ? t.wallTimeSeconds : null;
+  return readContract(r.files.timing, Timing).wallTimeSeconds;
 }
 
 export interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number }

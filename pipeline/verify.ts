@@ -3,8 +3,12 @@ import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from 
 import { MAIN_SWEEP, planProfile, type ProfilePlan, type RunPlan } from './config/plan.ts';
 import type { Profile } from './config/schema.ts';
 import { FormatError } from './format/error.ts';
-import { readJson } from './format/json.ts';
-import { findRegimes, learnedFeatures, LEARNED, type RunDimensionalities } from './geometry/regimes.ts';
+import { findRegimes, learnedFeatures, type RunDimensionalities } from './geometry/regimes.ts';
+import { LEARNED } from './geometry/learned.ts';
+import { readContract } from './contracts/read.ts';
+import { Summary as SummaryFile } from './contracts/summary.ts';
+import { Features } from './contracts/features.ts';
+import { Examples } from './contracts/examples.ts';
 import { isMain } from './entry.ts';
 
 /**
@@ -14,13 +18,8 @@ import { isMain } from './entry.ts';
  * are missing. Claims about runs the profile does not have (another m, a sweep) are listed as not checked.
  */
 
-interface Summary {
-  T: number | null;
-  m: number;
-  datasetSeed: number;
-  testLoss: number;
-  normW: number;
-}
+/** What the claims read of a run's summary.json (contracts/summary.ts). */
+type Summary = Pick<SummaryFile, 'T' | 'm' | 'datasetSeed' | 'testLoss' | 'normW'>;
 
 /** What verify reads of one run. */
 export interface RunTables extends RunDimensionalities {
@@ -207,16 +206,19 @@ export function sweepClaims(plan: ProfilePlan, profile: Profile, read: (r: RunPl
 
 /** What the sweep claims read of a built run: its spec and its geometry summary. */
 export function readSweepRun(r: RunPlan): SweepRun {
-  const s = readJson(r.files.geometry.summary) as { testLoss: number; maxFeatureDimensionality: number };
+  const s = readContract(r.files.geometry.summary, SummaryFile);
   return { T: r.T, m: r.m, sparsity: r.spec.sparsity, weightDecay: r.spec.training.weightDecay, steps: r.spec.training.steps, testLoss: s.testLoss, maxFeatureDimensionality: s.maxFeatureDimensionality };
 }
 
 /** The tables verify reads for `runs`, from their geometry folders. */
 export function readRunTables(runs: RunPlan[]): RunTables[] {
   return runs.map((r) => {
-    const summary = readJson(r.files.geometry.summary) as Summary;
-    const dims = (file: string) => (readJson(file) as { dimensionality: number }[]).map((row) => row.dimensionality);
-    return { T: r.T, m: r.m, datasetSeed: r.datasetSeed, summary, featureDimensionality: dims(r.files.geometry.features), exampleDimensionality: dims(r.files.geometry.examples) };
+    const summary = readContract(r.files.geometry.summary, SummaryFile);
+    const dims = (rows: { dimensionality: number }[]) => rows.map((row) => row.dimensionality);
+    return {
+      T: r.T, m: r.m, datasetSeed: r.datasetSeed, summary,
+      featureDimensionality: dims(readContract(r.files.geometry.features, Features)), exampleDimensionality: dims(readContract(r.files.geometry.examples, Examples)),
+    };
   });
 }
 

@@ -14,8 +14,12 @@ import { MAIN_SWEEP, specHash, type ProfilePlan, type RunPlan } from './plan.ts'
 export const Table = z.enum(['runs', 'features', 'examples', 'vectors', 'regimes', 'moments', 'momentVectors']);
 export type Table = z.infer<typeof Table>;
 
-/** figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json. */
+/**
+ * figures/<name>/figure.json: which runs and tables a figure reads. The drawing itself is spec.vl.json, which
+ * may put in shared parts (figures/_shared/, pipeline/render/spec.ts).
+ */
 export const FigureFile = z.strictObject({
+  /** Said here only: the render step makes it the spec's title text (the spec's `title` gives the subtitle), and the gallery's heading. */
   title: z.string(),
   description: z.string(),
   /** The grid(s) of runs it draws: the profile's own (main) and/or some of its `sweeps` (a run two of them share counts once). */
@@ -47,8 +51,11 @@ export interface FigurePlan {
   figure: FigureFile;
   /** The runs it draws: of its sweep, its m, and those of its sizes that the sweep has (all of them for "all"). */
   runs: RunPlan[];
-  /** What its render task depends on besides files: the figure's selection and the specs of its runs. */
-  spec: { figure: FigureFile; runs: { id: string; spec: string }[] };
+  /**
+   * The slice of the config its render depends on besides files: the figure's selection and the spec
+   * hashes of its runs. Its hash is the render task's --spec-hash (a run's or data set's is that of its spec).
+   */
+  configSlice: { figure: FigureFile; runs: { id: string; spec: string }[] };
 }
 
 /** The runs a profile's figures draw (each once, in plan order): what its build trains. */
@@ -68,5 +75,5 @@ export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigureP
     for (const r of runs) grid.set(r.id, r);
   }
   const runs = [...grid.values()].filter((r) => (figure.m === 'all' || r.m === figure.m) && (figure.sizes === 'all' || figure.sizes.includes(r.T)));
-  return { name, figure, runs, spec: { figure, runs: runs.map((r) => ({ id: r.id, spec: specHash(r.spec) })) } };
+  return { name, figure, runs, configSlice: { figure, runs: runs.map((r) => ({ id: r.id, spec: specHash(r.spec) })) } };
 }

@@ -7,6 +7,25 @@ import { posix } from 'node:path';
 export const profileDataDir = (profile: string) => `data/${profile}`;
 export const profileDistDir = (profile: string) => `dist/${profile}`;
 
+/**
+ * The Nx projects of a profile, by name (the task graph makes them, the build and the shards run
+ * them): one per data set (target data), per run (train, geometry), per figure (render), and the
+ * profile's own (build: the gallery).
+ */
+export const projectNames = {
+  data: (profile: string, id: string) => `${profile}-data-${id}`,
+  run: (profile: string, id: string) => `${profile}-run-${id}`,
+  figure: (profile: string, name: string) => `${profile}-figure-${name}`,
+  build: (profile: string) => profile,
+};
+
+/** The code the tasks run: every stage through one entry (which loads pipeline/stages/<stage>.ts only), and the gallery. */
+export const taskCode = {
+  cli: 'pipeline/cli.ts',
+  stage: (stage: string) => `pipeline/stages/${stage}.ts`,
+  gallery: 'pipeline/publish/gallery.ts',
+};
+
 /** A data set (a training set, or the test set) of a profile. */
 export function datasetFiles(profile: string, id: string) {
   const dir = `${profileDataDir(profile)}/datasets/${id}`;

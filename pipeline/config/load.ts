@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { readJson } from '../format/json.ts';
 import { FormatError } from '../format/error.ts';
-import { ExperimentFile, Profile, TrainingConfig } from './schema.ts';
-import { MAIN_SWEEP, overrideMatches, runId, runTraining } from './plan.ts';
+import { ExperimentFile, Profile, TrainingConfig, warmupProblem } from './schema.ts';
+import { MAIN_SWEEP, expandGrids, overrideMatches, type GridRun } from './plan.ts';
+import { isInfinite } from './size.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -78,12 +79,21 @@ export interface Experiment {
   profiles: Record<string, Profile>;
 }
 
-/** Reads and validates the whole experiment file. Throws a ConfigError naming the file and field. */
-export function loadExperiment(file = DEFAULT_CONFIG_FILE, cwd = process.cwd()): Experiment {
-  return parseExperiment(readConfigJson(resolve(cwd, file), file), file);
+/**
+ * What the caller knows beyond the config. `engines`: the names of the registered training engines
+ * (pipeline/engines/registry.ts, ENGINE_NAMES); given, every `training.engine` must be one of them. The
+ * config does not load the registry itself: every stage loads the config, and only training loads engines.
+ */
+export interface Known {
+  engines?: readonly string[];
 }
 
-export function parseExperiment(raw: unknown, file: string): Experiment {
+/** Reads and validates the whole experiment file. Throws a ConfigError naming the file and field. */
+export function loadExperiment(file = DEFAULT_CONFIG_FILE, cwd = process.cwd(), known: Known = {}): Experiment {
+  return parseExperiment(readConfigJson(resolve(cwd, file), file), file, known);
+}
+
+export function parseExperiment(raw: unknown, file: string, known: Known = {}): Experiment {
   const top = ExperimentFile.safeParse(raw);
   if (!top.success) throw new ConfigError(formatIssues(file, '', top.error.issues, raw));
   const rawProfiles = top.data.profiles;
@@ -127,7 +137,7 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
       errors.push(formatIssues(file, `profiles.${name}`, parsed.error.issues, merged, where));
       continue;
     }
-    const problems = checkProfile(parsed.data);
+    const problems = checkProfile(parsed.data, known);
     for (const [path, msg, related] of problems) errors.push(`${file}: ${where(path, related)}: ${msg}`);
     profiles[name] = parsed.data;
   }
@@ -139,60 +149,87 @@ export function parseExperiment(raw: unknown, file: string): Experiment {
 
 type Problem = [path: PropertyKey[], message: string, related?: PropertyKey[][]];
 
-/** Checks that need more than one field. */
-function checkProfile(p: Profile): Problem[] {
+/** Checks that need more than one field, made on the runs of the profile's grids as the planner expands them. */
+function checkProfile(p: Profile, known: Known): Problem[] {
   const out: Problem[] = [];
   const seen = new Set<string>();
-  if (p.training.warmupSteps >= p.training.steps)
-    out.push([['training', 'warmupSteps'], `expected warmupSteps < steps (${p.training.steps}), found ${p.training.warmupSteps}`,
-      [['training', 'warmupSteps'], ['training', 'steps']]]);
   p.datasetSizes.forEach((T, i) => {
     if (seen.has(String(T))) out.push([['datasetSizes', i], `expected each size once, found ${JSON.stringify(T)} again`]);
     seen.add(String(T));
   });
   const dupSeeds = p.data.datasetSeeds.filter((s, i) => p.data.datasetSeeds.indexOf(s) !== i);
   if (dupSeeds.length) out.push([['data', 'datasetSeeds'], `expected distinct seeds, found ${dupSeeds[0]} twice`]);
+  for (const name of Object.keys(p.sweeps))
+    if (name === MAIN_SWEEP) out.push([['sweeps', name], `expected another name: "${MAIN_SWEEP}" is the profile's own grid (datasetSizes x hiddenDims x datasetSeeds)`]);
+  if (known.engines) out.push(...checkEngines(p, known.engines));
+
+  const runs = expandGrids(p);
   // An override names a T, m or seed that some grid (the main one or a sweep) has.
-  const grids = [{}, ...Object.values(p.sweeps)] as Partial<Profile['sweeps'][string]>[];
-  const sizes = new Set(grids.flatMap((g) => (g.datasetSizes ?? p.datasetSizes).map(String)));
-  const dims = new Set(grids.flatMap((g) => g.hiddenDims ?? p.model.hiddenDims));
-  const seeds = new Set(grids.flatMap((g) => g.datasetSeeds ?? p.data.datasetSeeds));
+  const sizes = new Set(runs.map((r) => r.T));
+  const dims = new Set(runs.map((r) => r.m));
+  const seeds = new Set(runs.map((r) => r.datasetSeed));
   p.runOverrides.forEach((o, i) => {
-    if (o.T !== undefined && !sizes.has(String(o.T))) out.push([['runOverrides', i, 'T'], `expected a size of datasetSizes or of a sweep, found ${JSON.stringify(o.T)}`]);
+    if (o.T !== undefined && !sizes.has(o.T)) out.push([['runOverrides', i, 'T'], `expected a size of datasetSizes or of a sweep, found ${JSON.stringify(o.T)}`]);
     if (o.m !== undefined && !dims.has(o.m)) out.push([['runOverrides', i, 'm'], `expected an m of model.hiddenDims or of a sweep, found ${o.m}`]);
     if (o.datasetSeed !== undefined && !seeds.has(o.datasetSeed))
       out.push([['runOverrides', i, 'datasetSeed'], `expected a seed of data.datasetSeeds or of a sweep, found ${o.datasetSeed}`]);
   });
-  // Each sweep's settings, for every value it varies.
-  for (const [name, g] of Object.entries(p.sweeps)) {
-    for (const r of g.repeats ?? []) {
-      const bad = (g.datasetSizes ?? p.datasetSizes).find((T) => T === 'infinity' || T < r);
-      if (bad !== undefined) out.push([['sweeps', name, 'repeats'], `expected each T of the sweep to be finite and at least the repeats (${r}), found ${JSON.stringify(bad)}`]);
-    }
-    if (name === MAIN_SWEEP) out.push([['sweeps', name], `expected another name: "${MAIN_SWEEP}" is the profile's own grid (datasetSizes x hiddenDims x datasetSeeds)`]);
-    const variants: [PropertyKey[], Record<string, number>][] = g.vary
-      ? g.vary.values.map((v, i) => [['sweeps', name, 'vary', 'values', i], { [g.vary!.field]: v }])
-      : [[['sweeps', name, 'training'], {}]];
-    for (const [path, variant] of variants) {
-      const t = { ...p.training, ...g.training, ...variant };
-      if (g.warmupFraction !== undefined) t.warmupSteps = Math.round(g.warmupFraction * t.steps);
-      const r = TrainingConfig.safeParse(t);
-      if (!r.success) for (const issue of r.error.issues) out.push([path, `${issue.path.join('.')}: ${issue.message}, found ${describe(at(t, issue.path as PropertyKey[]))}`]);
-      else if (t.warmupSteps >= t.steps) out.push([path, `expected warmupSteps (${t.warmupSteps}) < steps (${t.steps}) in this sweep`]);
-    }
+  // A repeated point needs a training set of at least that many points.
+  const badRepeats = new Set<string>();
+  for (const r of runs) {
+    if (!p.sweeps[r.sweep]?.repeats || (!isInfinite(r.T) && r.T >= r.repeats) || badRepeats.has(`${r.sweep}/${r.repeats}`)) continue;
+    badRepeats.add(`${r.sweep}/${r.repeats}`);
+    out.push([['sweeps', r.sweep, 'repeats'], `expected each T of the sweep to be finite and at least the repeats (${r.repeats}), found ${JSON.stringify(r.T)}`]);
   }
-  // A run's settings after its overrides: blame the last override that set steps or warmupSteps.
-  for (const T of p.datasetSizes)
-    for (const datasetSeed of p.data.datasetSeeds)
-      for (const m of p.model.hiddenDims) {
-        const run = { T, m, datasetSeed };
-        const t = runTraining(p, run);
-        if (t.warmupSteps < t.steps) continue;
-        const i = p.runOverrides.findLastIndex((o) => overrideMatches(o, run) && (o.training?.steps !== undefined || o.training?.warmupSteps !== undefined));
-        if (i < 0) continue; // the profile's own fields, reported above
-        const field = p.runOverrides[i].training?.steps !== undefined ? 'steps' : 'warmupSteps';
-        out.push([['runOverrides', i, 'training', field], `expected warmupSteps (${t.warmupSteps}) < steps (${t.steps}) for run ${runId(run)}`]);
-      }
+  // Each value a sweep varies gives valid training settings.
+  const badValues = new Set<string>();
+  for (const r of runs) {
+    if (r.variant === undefined || badValues.has(`${r.sweep}/${r.variant}`)) continue;
+    const parsed = TrainingConfig.safeParse(r.grid);
+    if (parsed.success) continue;
+    badValues.add(`${r.sweep}/${r.variant}`);
+    for (const issue of parsed.error.issues)
+      out.push([['sweeps', r.sweep, 'vary', 'values', r.variant], `${issue.path.join('.')}: ${issue.message}, found ${describe(at(r.grid, issue.path as PropertyKey[]))}`]);
+  }
+  // warmupSteps < steps for every run, blamed on the last of the fields that set its steps or warmupSteps
+  // (once per field: naming the first run it breaks, unless it is the profile's own training).
+  const blamed = new Map<string, Problem>();
+  for (const r of runs) {
+    if (badValues.has(`${r.sweep}/${r.variant}`)) continue;
+    const problem = warmupProblem(r.training);
+    if (problem === null) continue;
+    const [path, related] = warmupSetter(p, r);
+    if (!blamed.has(JSON.stringify(path))) blamed.set(JSON.stringify(path), [path, related ? problem : `${problem} for run ${r.id}`, related]);
+  }
+  out.push(...blamed.values());
+  return out;
+}
+
+/**
+ * Where a run's steps or warmupSteps were last set: a run override, its sweep (warmupFraction, the varied
+ * value, its training), or the profile's training (then with the fields that say which profile of its chain).
+ */
+function warmupSetter(p: Profile, r: GridRun): [PropertyKey[], PropertyKey[][]?] {
+  const setsEither = (t: Partial<TrainingConfig> | undefined) => t?.steps !== undefined || t?.warmupSteps !== undefined;
+  const field = (t: Partial<TrainingConfig>) => (t.steps !== undefined ? 'steps' : 'warmupSteps');
+  const i = p.runOverrides.findLastIndex((o) => overrideMatches(o, r) && setsEither(o.training));
+  if (i >= 0) return [['runOverrides', i, 'training', field(p.runOverrides[i].training!)]];
+  const g = p.sweeps[r.sweep];
+  if (g?.warmupFraction !== undefined) return [['sweeps', r.sweep, 'warmupFraction']];
+  if (g?.vary?.field === 'steps' && r.variant !== undefined) return [['sweeps', r.sweep, 'vary', 'values', r.variant]];
+  if (setsEither(g?.training)) return [['sweeps', r.sweep, 'training', field(g!.training!)]];
+  return [['training', 'warmupSteps'], [['training', 'warmupSteps'], ['training', 'steps']]];
+}
+
+/** Every `training.engine` written in the profile (its own, a sweep's, a run override's) names a known engine. */
+function checkEngines(p: Profile, engines: readonly string[]): Problem[] {
+  const out: Problem[] = [];
+  const check = (engine: string | undefined, path: PropertyKey[]) => {
+    if (engine !== undefined && !engines.includes(engine)) out.push([path, `expected one of ${engines.join(', ')}, found ${JSON.stringify(engine)}`]);
+  };
+  check(p.training.engine, ['training', 'engine']);
+  for (const [name, g] of Object.entries(p.sweeps)) check(g.training?.engine, ['sweeps', name, 'training', 'engine']);
+  p.runOverrides.forEach((o, i) => check(o.training?.engine, ['runOverrides', i, 'training', 'engine']));
   return out;
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Profile, TrainingConfig, DatasetSize, RunOverride } from './schema.ts';
+import type { Profile, TrainingConfig, RunOverride, Sweep } from './schema.ts';
 import { streams } from '../prng/streams.ts';
-import { engineThreads } from '../engines/registry.ts';
 import { datasetFiles, profileDistDir, runFiles, type DatasetFiles, type RunFiles } from './layout.ts';
+import { isInfinite, sizeId, type DatasetSize } from './size.ts';
 
 /** JSON with sorted keys: the same value always gives the same text and hash. */
 export function canonicalJson(v: unknown): string {
@@ -12,8 +12,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 export const specHash = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
-
-export const sizeId = (T: DatasetSize) => (T === 'infinity' ? 'inf' : String(T));
 
 export interface DatasetPlan {
   id: string; // e.g. "T30-s0" or "test"
@@ -51,8 +49,6 @@ export interface RunPlan {
   };
   /** Not part of the spec: it does not change the result. */
   execution: Profile['execution'];
-  /** Threads one training step uses: a run with more than one takes the whole machine. */
-  threads: number;
 }
 
 export interface ProfilePlan {
@@ -85,8 +81,57 @@ export function runTraining(p: Profile, r: RunKey): TrainingConfig {
   return p.runOverrides.filter((o) => overrideMatches(o, r)).reduce<TrainingConfig>((t, o) => ({ ...t, ...o.training }), p.training);
 }
 
-/** A number as it appears in a run or data set id: 0.1, 1e-5, 50000. */
-const idNumber = (v: number) => String(v);
+/** What a run or data set id adds for a sparsity other than the profile's (-S0.99), and for a repeated point (-r10). */
+const sparsityId = (S: number, p: Profile) => (S === p.data.sparsity ? '' : `-S${S}`);
+const repeatsId = (r: number) => (r === 1 ? '' : `-r${r}`);
+
+/** One run of one grid, as the grid and the run overrides make it (before any data set or stream is named). */
+export interface GridRun {
+  /** The grid's name: MAIN_SWEEP or one of the profile's sweeps. */
+  sweep: string;
+  S: number;
+  T: DatasetSize;
+  datasetSeed: number;
+  repeats: number;
+  m: number;
+  /** The index of its value in the sweep's `vary.values`, when the sweep varies a setting. */
+  variant?: number;
+  /** The grid's training settings: the profile's, the sweep's, its varied value, then its warmupFraction. */
+  grid: TrainingConfig;
+  /** The run's: the grid's, then each run override that matches it, in order. */
+  training: TrainingConfig;
+  /** T, m, seed, and what differs from the profile: its sparsity, repeats and grid settings, numbers as JavaScript prints them (T30-m4-s0-weightDecay1e-5). */
+  id: string;
+}
+
+/**
+ * Every run of every grid of a profile, in a fixed order: the grids (main first, then the sweeps as
+ * written), and in each sparsity, T, seed, repeats, m, then the varied value. A run that two grids share
+ * appears once per grid. The one expansion of the grids: the planner plans these runs, and the loader
+ * checks them (load.ts).
+ */
+export function expandGrids(p: Profile): GridRun[] {
+  const out: GridRun[] = [];
+  for (const [sweep, g] of [[MAIN_SWEEP, {}] as const, ...Object.entries(p.sweeps)] as [string, Partial<Sweep>][]) {
+    const variants: [number | undefined, Partial<TrainingConfig>][] = g.vary ? g.vary.values.map((v, i) => [i, { [g.vary!.field]: v }]) : [[undefined, {}]];
+    for (const S of g.sparsities ?? [p.data.sparsity])
+      for (const T of g.datasetSizes ?? p.datasetSizes)
+        for (const datasetSeed of g.datasetSeeds ?? p.data.datasetSeeds)
+          for (const repeats of g.repeats ?? [1])
+            for (const m of g.hiddenDims ?? p.model.hiddenDims)
+              for (const [variant, value] of variants) {
+                const key = { T, m, datasetSeed };
+                // The grid's settings, then the run overrides (a cost choice for a (T, m, seed), whatever the grid).
+                const grid: TrainingConfig = { ...p.training, ...g.training, ...value };
+                if (g.warmupFraction !== undefined) grid.warmupSteps = Math.round(g.warmupFraction * grid.steps);
+                const training = runTraining({ ...p, training: grid }, key);
+                const changed = (Object.keys(grid) as (keyof TrainingConfig)[]).filter((k) => JSON.stringify(grid[k]) !== JSON.stringify(p.training[k])).sort();
+                const id = runId(key) + sparsityId(S, p) + repeatsId(repeats) + changed.map((k) => `-${k}${grid[k]}`).join('');
+                out.push({ sweep, S, T, datasetSeed, repeats, m, ...(variant === undefined ? {} : { variant }), grid, training, id });
+              }
+  }
+  return out;
+}
 
 /**
  * The runs of every grid of a profile, each run once: a run that two grids share (the same id, made
@@ -97,13 +142,12 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
   const testSets = new Map<number, DatasetPlan>();
   const datasets = new Map<string, DatasetPlan>();
   const runs = new Map<string, RunPlan>();
-  const sweeps: Record<string, RunPlan[]> = {};
-  const sparsityId = (S: number) => (S === p.data.sparsity ? '' : `-S${idNumber(S)}`);
+  const sweeps: Record<string, RunPlan[]> = { [MAIN_SWEEP]: [], ...Object.fromEntries(Object.keys(p.sweeps).map((s) => [s, []])) };
   const testSetOf = (S: number): DatasetPlan => {
     let ds = testSets.get(S);
     if (!ds) {
       const dist = { n: p.data.features, sparsity: S };
-      const id = `test${sparsityId(S)}`;
+      const id = `test${sparsityId(S, p)}`;
       ds = {
         id, files: datasetFiles(name, id),
         spec: {
@@ -115,9 +159,8 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
     }
     return ds;
   };
-  const repeatsId = (r: number) => (r === 1 ? '' : `-r${r}`);
   const trainingSetOf = (T: number, seed: number, S: number, repeats: number): DatasetPlan => {
-    const id = `T${T}-s${seed}${sparsityId(S)}${repeatsId(repeats)}`;
+    const id = `T${sizeId(T)}-s${seed}${sparsityId(S, p)}${repeatsId(repeats)}`;
     let ds = datasets.get(id);
     if (!ds) {
       const dist = { n: p.data.features, sparsity: S };
@@ -130,43 +173,24 @@ export function planProfile(name: string, p: Profile): ProfilePlan {
     return ds;
   };
   testSetOf(p.data.sparsity);
-  for (const [sweepName, sweep] of [[MAIN_SWEEP, {}] as const, ...Object.entries(p.sweeps)]) {
-    const g = sweep as Partial<Profile['sweeps'][string]>;
-    const variants: Partial<TrainingConfig>[] = g.vary ? g.vary.values.map((v) => ({ [g.vary!.field]: v })) : [{}];
-    const list: RunPlan[] = [];
-    // The grid in a fixed order: sparsity, T, seed, repeats, m, then the varied setting.
-    const points = (g.sparsities ?? [p.data.sparsity]).flatMap((S) => (g.datasetSizes ?? p.datasetSizes).flatMap((T) =>
-      (g.datasetSeeds ?? p.data.datasetSeeds).flatMap((seed) => (g.repeats ?? [1]).flatMap((repeats) =>
-        (g.hiddenDims ?? p.model.hiddenDims).flatMap((m) => variants.map((variant) => ({ S, T, seed, repeats, m, variant })))))));
-    for (const { S, T, seed, repeats, m, variant } of points) {
-      const dist = { n: p.data.features, sparsity: S };
-      const dataset = T === 'infinity' ? null : trainingSetOf(T, seed, S, repeats);
-      const key = { T, m, datasetSeed: seed };
-      // The grid's settings, then the run overrides (a cost choice for a (T, m, seed), whatever the grid).
-      const grid: TrainingConfig = { ...p.training, ...g.training, ...variant };
-      if (g.warmupFraction !== undefined) grid.warmupSteps = Math.round(g.warmupFraction * grid.steps);
-      const training = runTraining({ ...p, training: grid }, key);
-      const changed = (Object.keys(grid) as (keyof TrainingConfig)[]).filter((k) => JSON.stringify(grid[k]) !== JSON.stringify(p.training[k])).sort();
-      const id = runId(key) + sparsityId(S) + repeatsId(repeats) + changed.map((k) => `-${k}${idNumber(grid[k] as number)}`).join('');
-      const batch = T === 'infinity' ? training.onlineBatchSize : T;
-      const run: RunPlan = {
-        id, files: runFiles(name, id), T, m, datasetSeed: seed, repeats, dataset, testSet: testSetOf(S),
-        spec: {
-          T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, ...(repeats > 1 ? { repeats } : {}), model: p.model, training,
-          onlineLabel: T === 'infinity' ? streams.online(dist, training.onlineBatchSize, seed) : null,
-          initLabel: streams.inits(dist.n, m, seed),
-          geometry: p.geometry,
-        },
-        execution: p.execution,
-        threads: engineThreads(training.engine, p.execution.workers, batch * dist.n),
-      };
-      const same = runs.get(id);
-      if (same && specHash(same.spec) !== specHash(run.spec))
-        throw new Error(`profile ${name}: run ${id} of sweep ${sweepName} has another spec than the run of that id already planned`);
-      if (!same) runs.set(id, run);
-      list.push(same ?? run);
-    }
-    sweeps[sweepName] = list;
+  for (const { sweep, S, T, datasetSeed: seed, repeats, m, training, id } of expandGrids(p)) {
+    const dist = { n: p.data.features, sparsity: S };
+    const dataset = isInfinite(T) ? null : trainingSetOf(T, seed, S, repeats);
+    const run: RunPlan = {
+      id, files: runFiles(name, id), T, m, datasetSeed: seed, repeats, dataset, testSet: testSetOf(S),
+      spec: {
+        T, m, ...dist, datasetSeed: seed, emptyPoint: p.data.emptyPoint, ...(repeats > 1 ? { repeats } : {}), model: p.model, training,
+        onlineLabel: isInfinite(T) ? streams.online(dist, training.onlineBatchSize, seed) : null,
+        initLabel: streams.inits(dist.n, m, seed),
+        geometry: p.geometry,
+      },
+      execution: p.execution,
+    };
+    const same = runs.get(id);
+    if (same && specHash(same.spec) !== specHash(run.spec))
+      throw new Error(`profile ${name}: run ${id} of sweep ${sweep} has another spec than the run of that id already planned`);
+    if (!same) runs.set(id, run);
+    sweeps[sweep].push(same ?? run);
   }
   const allTestSets = [...testSets.values()];
   return {

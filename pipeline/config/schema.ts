@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { ENGINES, ENGINE_NAMES } from '../engines/registry.ts';
+import { INFINITE, type DatasetSize as Size } from './size.ts';
 
-/** T: a training-set size, or "infinity" for a fresh batch every step. */
-export const DatasetSize = z.union([z.number().int().min(1), z.literal('infinity')], {
-  error: 'expected a positive integer or "infinity"',
+/** T: a training-set size, or "infinity" for a fresh batch every step (size.ts). */
+export const DatasetSize = z.union([z.number().int().min(1), z.literal(INFINITE)], {
+  error: `expected a positive integer or "${INFINITE}"`,
 });
-export type DatasetSize = z.infer<typeof DatasetSize>;
+export type DatasetSize = Size;
 
 const int = (min: number, what = `an integer >= ${min}`) => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).min(min, { error: `expected ${what}` });
 const prob = (what: string) => z.number({ error: `expected ${what}` }).min(0, { error: `expected ${what}` }).lt(1, { error: `expected ${what}` });
@@ -27,7 +27,12 @@ export const ModelConfig = z.strictObject({
 });
 
 export const TrainingConfig = z.strictObject({
-  engine: z.enum(ENGINE_NAMES, { error: `expected one of ${ENGINE_NAMES.map((e) => `"${e}" (${ENGINES[e].summary})`).join(', ')}` }),
+  /**
+   * A training engine's name. That it names a registered engine (pipeline/engines/registry.ts) is checked
+   * where engines are known (parseExperiment's `engines`: the build, the task graph, the train stage), so
+   * that the config, which every stage loads, does not load the engine code.
+   */
+  engine: z.string({ error: 'expected the name of a training engine' }).regex(/^[a-z][a-z0-9-]*$/, { error: 'expected the name of a training engine (a-z, 0-9, -)' }),
   steps: int(2, 'an integer number of steps >= 2'),
   warmupSteps: int(0),
   peakLearningRate: positive(),
@@ -40,7 +45,11 @@ export const TrainingConfig = z.strictObject({
   lossCurvePoints: int(2),
   /** Copies of the weights kept along training (evenly spaced steps, the first and the final weights included); 0 keeps none. */
   weightSnapshots: z.union([z.literal(0), int(2, 'an integer >= 2, or 0 for none')], { error: 'expected 0 (none) or an integer >= 2' }).default(0),
-}); // warmupSteps < steps is checked in load.ts, where the profile that broke it can be named
+}); // warmupSteps < steps (warmupProblem) is checked on each planned run in load.ts, where the field that broke it can be named
+
+/** The one rule between training fields: the warmup ends before the last step. Its message, or null when it holds. */
+export const warmupProblem = (t: Pick<TrainingConfig, 'steps' | 'warmupSteps'>): string | null =>
+  t.warmupSteps < t.steps ? null : `expected warmupSteps (${t.warmupSteps}) < steps (${t.steps})`;
 
 export const RunOverride = z.strictObject({
   /** The T it applies to; without it, every T (of the m and seed given). */

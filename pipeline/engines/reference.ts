@@ -13,8 +13,8 @@ export const referenceEngine: Engine = {
     const grad = zerosLike(p);
     const state = new AdamWState(p.W.length + p.b.length);
     if (resume) {
-      state.m.set(resume.m);
-      state.v.set(resume.v);
+      state.firstMoment.set(resume.m);
+      state.secondMoment.set(resume.v);
       state.t = resume.t;
       state.beta1Power = resume.beta1Power;
       state.beta2Power = resume.beta2Power;
@@ -35,7 +35,7 @@ export const referenceEngine: Engine = {
       },
       params: copyParams,
       state: () => ({
-        params: copyParams(), m: state.m.slice(), v: state.v.slice(), t: state.t, beta1Power: state.beta1Power, beta2Power: state.beta2Power,
+        params: copyParams(), m: state.firstMoment.slice(), v: state.secondMoment.slice(), t: state.t, beta1Power: state.beta1Power, beta2Power: state.beta2Power,
       }),
       dispose() {},
     };

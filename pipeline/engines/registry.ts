@@ -19,7 +19,12 @@ interface EngineEntry {
   runtimeProbe?: string;
 }
 
-/** The training engines, by the name `training.engine` gives. */
+/**
+ * The training engines, by the name `training.engine` gives. The config knows them only as names: the
+ * build, the task graph and the train stage pass ENGINE_NAMES to the loader, which checks each
+ * `training.engine` against them (pipeline/config/load.ts). So nothing here is in the import graph, and
+ * the cache key, of a data, geometry or render task.
+ */
 export const ENGINES: Record<'fast' | 'reference' | 'tfjs', EngineEntry> = {
   fast: { summary: 'WebAssembly SIMD, float32', module: '../kernel/fast-engine.ts', threaded: true, builtBy: 'kernel:wasm' },
   reference: { summary: 'plain TypeScript, float64', module: './reference.ts', threaded: false },
@@ -29,17 +34,24 @@ export const ENGINES: Record<'fast' | 'reference' | 'tfjs', EngineEntry> = {
 export type EngineName = keyof typeof ENGINES;
 export const ENGINE_NAMES = Object.keys(ENGINES) as [EngineName, ...EngineName[]];
 
+export const isEngineName = (name: string): name is EngineName => Object.hasOwn(ENGINES, name);
+
+/** Engine `name` as a registered one; an unknown name (a config the loader has not checked against ENGINE_NAMES) is an error. */
+export function engineName(name: string): EngineName {
+  if (!isEngineName(name)) throw new Error(`unknown training engine "${name}"; the engines are ${ENGINE_NAMES.join(', ')}`);
+  return name;
+}
+
 /** The absolute path of the module that implements engine `name`. */
 export const engineFile = (name: EngineName): string => fileURLToPath(new URL(ENGINES[name].module, import.meta.url));
 
 /** Threads one step of `pairsPerStep` (point, feature) pairs uses on engine `name` given `workers`. */
-export function engineThreads(name: EngineName, workers: number, pairsPerStep: number): number {
-  return ENGINES[name].threaded ? threadsForStep(workers, pairsPerStep) : 1;
+export function engineThreads(name: string, workers: number, pairsPerStep: number): number {
+  return ENGINES[engineName(name)].threaded ? threadsForStep(workers, pairsPerStep) : 1;
 }
 
 /** The engine ready to open sessions, with `workers` threads where it uses them. Close it when done. */
-export async function openEngine(name: EngineName, workers: number): Promise<Engine> {
-  if (!(name in ENGINES)) throw new Error(`unknown training engine "${name}"; the engines are ${ENGINE_NAMES.join(', ')}`);
-  const mod = (await import(pathToFileURL(engineFile(name)).href)) as EngineModule;
+export async function openEngine(name: string, workers: number): Promise<Engine> {
+  const mod = (await import(pathToFileURL(engineFile(engineName(name))).href)) as EngineModule;
   return mod.createEngine(workers);
 }

@@ -3,6 +3,9 @@ import { endianness } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
 import { FormatError } from './error.ts';
+import type { z } from 'zod';
+import { ContainerHeader, type ArrayEntry, type DType } from '../contracts/container.ts';
+import { describeIssues } from '../contracts/read.ts';
 
 /**
  * The project's one binary format, for data sets and weights alike.
@@ -17,7 +20,6 @@ import { FormatError } from './error.ts';
 export const MAGIC = 'SMDDBIN\0';
 export const FORMAT_VERSION = 1;
 
-export type DType = 'f32' | 'f64' | 'u32' | 'i32';
 export type TypedArray = Float32Array | Float64Array | Uint32Array | Int32Array;
 export type Meta = Record<string, unknown>;
 
@@ -41,13 +43,14 @@ const pad8 = (n: number) => (n + 7) & ~7;
 
 if (endianness() !== 'LE') throw new Error('this pipeline writes little-endian files and needs a little-endian machine');
 
+/** The JSON header of a container (contracts/container.ts): its kind, its meta, and each array's name, dtype and length. */
+export function headerOf(c: Container): ContainerHeader & { meta: Meta } {
+  return { kind: c.kind, meta: c.meta, arrays: Object.entries(c.arrays).map(([name, a]) => ({ name, dtype: dtypeOf(a), length: a.length })) };
+}
+
 export function encodeContainer(c: Container): Buffer {
   const entries = Object.entries(c.arrays);
-  const headerJson = JSON.stringify({
-    kind: c.kind,
-    meta: c.meta,
-    arrays: entries.map(([name, a]) => ({ name, dtype: dtypeOf(a), length: a.length })),
-  });
+  const headerJson = JSON.stringify(headerOf(c));
   const headerBytes = Buffer.from(headerJson, 'utf8');
   const headerLen = pad8(headerBytes.length);
   let size = 16 + headerLen;
@@ -75,18 +78,17 @@ export function decodeContainer(buf: Buffer, file: string, expectKind?: string):
   if (version !== FORMAT_VERSION) throw new FormatError(file, `format version ${version}, this code reads version ${FORMAT_VERSION}`);
   const headerLen = buf.readUInt32LE(12);
   if (16 + headerLen + 32 > buf.length) throw new FormatError(file, `truncated: header needs ${16 + headerLen + 32} bytes, file has ${buf.length}`);
-  let header: { kind: string; meta: Meta; arrays: { name: string; dtype: DType; length: number }[] };
+  let raw: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', 16, 16 + headerLen));
+    raw = JSON.parse(buf.toString('utf8', 16, 16 + headerLen));
   } catch {
     throw new FormatError(file, 'corrupt: header is not valid JSON');
   }
-  if (!header || typeof header.kind !== 'string' || !Array.isArray(header.arrays)) throw new FormatError(file, 'corrupt: header lacks kind or arrays');
+  const parsed = ContainerHeader.safeParse(raw);
+  if (!parsed.success) throw new FormatError(file, `corrupt: ${describeIssues(parsed.error.issues, raw, ['header'])}`);
+  const header = parsed.data;
   let size = 16 + headerLen;
-  for (const a of header.arrays) {
-    if (!(a.dtype in CTOR) || !Number.isInteger(a.length) || a.length < 0) throw new FormatError(file, `corrupt: bad array entry ${JSON.stringify(a)}`);
-    size += pad8(a.length * CTOR[a.dtype].BYTES_PER_ELEMENT);
-  }
+  for (const a of header.arrays) size += pad8(a.length * CTOR[a.dtype].BYTES_PER_ELEMENT);
   if (buf.length < size + 32) throw new FormatError(file, `truncated: expected ${size + 32} bytes, found ${buf.length}`);
   if (buf.length > size + 32) throw new FormatError(file, `corrupt: expected ${size + 32} bytes, found ${buf.length} (trailing bytes)`);
   const digest = createHash('sha256').update(buf.subarray(0, size)).digest();
@@ -117,4 +119,17 @@ export function readContainer(file: string, expectKind?: string): Container {
     throw new FormatError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   return decodeContainer(buf, file, expectKind);
+}
+
+/**
+ * Reads a container of one kind, its header checked against that kind's contract (contracts/points.ts,
+ * weights.ts, snapshots.ts, checkpoint.ts): its meta as the contract types it, and its arrays (each of the
+ * name and dtype the contract gives).
+ */
+export function readKind<M>(file: string, kind: string, header: z.ZodType<{ kind: string; meta: M; arrays: ArrayEntry[] }>): { meta: M; arrays: Record<string, TypedArray> } {
+  const c = readContainer(file, kind);
+  const raw = headerOf(c);
+  const parsed = header.safeParse(raw);
+  if (!parsed.success) throw new FormatError(file, `corrupt: ${describeIssues(parsed.error.issues, raw, ['header'])}`);
+  return { meta: parsed.data.meta, arrays: c.arrays };
 }

@@ -1,8 +1,9 @@
-import { readContainer, writeContainer } from './container.ts';
+import { readKind, writeContainer } from './container.ts';
 import { FormatError } from './error.ts';
 import type { Params } from '../model/toy-model.ts';
+import { SNAPSHOTS_KIND, SNAPSHOTS_LAYOUT, SnapshotsHeader, type SnapshotsMeta } from '../contracts/snapshots.ts';
 
-export const SNAPSHOTS_KIND = 'toy-model-snapshots';
+export { SNAPSHOTS_KIND };
 
 /** The weights at one step of training: before that step's update (the final weights: step = steps). */
 export interface Snapshot {
@@ -26,15 +27,15 @@ export function unpackSnapshots(steps: number[], W: Float64Array, b: Float64Arra
   return steps.map((step, k) => ({ step, params: { n, m, W: W.slice(k * n * m, (k + 1) * n * m), b: b.slice(k * n, (k + 1) * n) } }));
 }
 
-export function writeSnapshots(file: string, list: Snapshot[], n: number, m: number, meta: Record<string, unknown>): void {
+/** `label`: the run, profile and init, or anything else to keep with them. */
+export function writeSnapshots(file: string, list: Snapshot[], n: number, m: number, label: Record<string, unknown>): void {
   const { steps, W, b } = packSnapshots(list, n, m);
-  writeContainer(file, { kind: SNAPSHOTS_KIND, meta: { ...meta, n, m, steps, layout: 'W: snapshots x (n x m feature-major); b: snapshots x n' }, arrays: { W, b } });
+  const meta: SnapshotsMeta = { ...label, n, m, steps, layout: SNAPSHOTS_LAYOUT };
+  writeContainer(file, { kind: SNAPSHOTS_KIND, meta, arrays: { W, b } });
 }
 
 export function readSnapshots(file: string): Snapshot[] {
-  const c = readContainer(file, SNAPSHOTS_KIND);
-  const { W, b } = c.arrays;
-  const steps = c.meta.steps;
-  if (!(W instanceof Float64Array) || !(b instanceof Float64Array) || !Array.isArray(steps)) throw new FormatError(file, 'corrupt: expected float64 arrays W and b and a list of steps');
-  return unpackSnapshots(steps as number[], W, b, Number(c.meta.n), Number(c.meta.m), file);
+  const { meta, arrays } = readKind(file, SNAPSHOTS_KIND, SnapshotsHeader);
+  const { W, b } = arrays as { W: Float64Array; b: Float64Array }; // float64, as the header said
+  return unpackSnapshots(meta.steps, W, b, meta.n, meta.m, file);
 }

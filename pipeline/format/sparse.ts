@@ -1,31 +1,25 @@
-import { readContainer, writeContainer } from './container.ts';
+import { readKind, writeContainer } from './container.ts';
 import { FormatError } from './error.ts';
 import type { SparsePoints } from '../data/points.ts';
+import { PointsHeader, SPARSE_KIND, type PointsMeta } from '../contracts/points.ts';
 
+export { SPARSE_KIND };
+
+/** What the writer labels the points with: the PRNG stream that made them, and anything else (the data stage: the data set's spec). */
 export interface SparsePointsMeta {
   label: string; // the PRNG stream that made them
   [key: string]: unknown;
 }
 
-export const SPARSE_KIND = 'sparse-points';
-
-export function writeSparsePoints(file: string, p: SparsePoints, meta: SparsePointsMeta): void {
-  writeContainer(file, {
-    kind: SPARSE_KIND,
-    meta: { ...meta, n: p.n, count: p.count, nnz: p.col.length },
-    arrays: { rowPtr: p.rowPtr, col: p.col, val: p.val },
-  });
+export function writeSparsePoints(file: string, p: SparsePoints, label: SparsePointsMeta): void {
+  const meta: PointsMeta = { ...label, n: p.n, count: p.count, nnz: p.col.length };
+  writeContainer(file, { kind: SPARSE_KIND, meta, arrays: { rowPtr: p.rowPtr, col: p.col, val: p.val } });
 }
 
-export function readSparsePoints(file: string): SparsePoints & { meta: SparsePointsMeta } {
-  const c = readContainer(file, SPARSE_KIND);
-  const { rowPtr, col, val } = c.arrays as { rowPtr: Uint32Array; col: Uint32Array; val: Float32Array };
-  const n = Number(c.meta.n);
-  const count = Number(c.meta.count);
-  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(count) || count < 0)
-    throw new FormatError(file, 'corrupt: header lacks the shape (n, count)');
-  if (!(rowPtr instanceof Uint32Array) || !(col instanceof Uint32Array) || !(val instanceof Float32Array))
-    throw new FormatError(file, 'corrupt: sparse arrays have wrong types');
+export function readSparsePoints(file: string): SparsePoints & { meta: PointsMeta } {
+  const { meta, arrays } = readKind(file, SPARSE_KIND, PointsHeader);
+  const { rowPtr, col, val } = arrays as { rowPtr: Uint32Array; col: Uint32Array; val: Float32Array }; // their dtypes, as the header said
+  const { n, count } = meta;
   if (rowPtr.length !== count + 1 || col.length !== val.length || rowPtr[count] !== col.length)
     throw new FormatError(file, 'corrupt: sparse arrays disagree with the header shape');
   for (let t = 0; t < count; t++) {
@@ -34,5 +28,5 @@ export function readSparsePoints(file: string): SparsePoints & { meta: SparsePoi
       if (col[p] >= n || (p > rowPtr[t] && col[p] <= col[p - 1])) throw new FormatError(file, `corrupt: bad column index in point ${t}`);
     }
   }
-  return { n, count, rowPtr, col, val, meta: c.meta as SparsePointsMeta };
+  return { n, count, rowPtr, col, val, meta };
 }

@@ -1,19 +1,20 @@
-import { readContainer, writeContainer } from './container.ts';
+import { readKind, writeContainer } from './container.ts';
 import { FormatError } from './error.ts';
 import type { Params } from '../model/toy-model.ts';
+import { WEIGHTS_KIND, WEIGHTS_LAYOUT, WeightsHeader, type WeightsMeta } from '../contracts/weights.ts';
 
-export const WEIGHTS_KIND = 'toy-model-weights';
+export { WEIGHTS_KIND };
 
-/** W is stored feature-major (n rows of m): row i is the feature vector W_i. */
-export function writeWeights(file: string, p: Params, meta: Record<string, unknown>): void {
-  writeContainer(file, { kind: WEIGHTS_KIND, meta: { ...meta, n: p.n, m: p.m, layout: 'W feature-major n x m' }, arrays: { W: p.W, b: p.b } });
+/** W is stored feature-major (n rows of m): row i is the feature vector W_i. `label`: the run and profile, or anything else to keep with them. */
+export function writeWeights(file: string, p: Params, label: Record<string, unknown>): void {
+  const meta: WeightsMeta = { ...label, n: p.n, m: p.m, layout: WEIGHTS_LAYOUT };
+  writeContainer(file, { kind: WEIGHTS_KIND, meta, arrays: { W: p.W, b: p.b } });
 }
 
-export function readWeights(file: string): Params & { meta: Record<string, unknown> } {
-  const c = readContainer(file, WEIGHTS_KIND);
-  const n = Number(c.meta.n), m = Number(c.meta.m);
-  const { W, b } = c.arrays;
-  if (!(W instanceof Float64Array) || !(b instanceof Float64Array) || W.length !== n * m || b.length !== n)
-    throw new FormatError(file, 'corrupt: weight arrays disagree with the header shape');
-  return { n, m, W, b, meta: c.meta };
+export function readWeights(file: string): Params & { meta: WeightsMeta } {
+  const { meta, arrays } = readKind(file, WEIGHTS_KIND, WeightsHeader);
+  const { n, m } = meta;
+  const { W, b } = arrays as { W: Float64Array; b: Float64Array }; // float64, as the header said
+  if (W.length !== n * m || b.length !== n) throw new FormatError(file, 'corrupt: weight arrays disagree with the header shape');
+  return { n, m, W, b, meta };
 }

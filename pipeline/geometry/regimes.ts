@@ -1,12 +1,14 @@
+import { LEARNED } from './learned.ts';
+
 /**
  * The paper's three regimes, read from measured data, never set by hand:
  * - small data: the training examples are memorised as T-gons (in every seed, the median example's
  *   fractional dimensionality is within 25% of m/T; the mean would not tell: it is close to m/T for
  *   almost any arrangement);
- * - large data: the features are learned (in every seed, about five, 4 to 6, features above LEARNED);
+ * - large data: the features are learned (in every seed, about five, 4 to 6, features above LEARNED,
+ *   geometry/learned.ts);
  * - the middle: the sizes between the two.
  */
-export const LEARNED = 0.1;
 
 export interface RunDimensionalities {
   T: number | 'infinity';
@@ -20,8 +22,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 export const memorised = (r: RunDimensionalities) =>
   r.T !== 'infinity' && Math.abs(median(r.exampleDimensionality) - r.m / r.T) <= 0.25 * (r.m / r.T);
 
+/** The dimensionalities of a run's learned features (above LEARNED). */
 export const learnedFeatures = (r: RunDimensionalities) => r.featureDimensionality.filter((d) => d > LEARNED);
-export const featuresLearned = (r: RunDimensionalities) => learnedFeatures(r).length >= 4 && learnedFeatures(r).length <= 6;
+/** Whether a run learns the features: about five (4 to 6) of them above LEARNED. (summary.json's `featuresLearned` is how many there are.) */
+export const learnsFeatures = (r: RunDimensionalities) => learnedFeatures(r).length >= 4 && learnedFeatures(r).length <= 6;
 
 export interface Regimes {
   /** The sizes in order, ∞ last. */
@@ -41,6 +45,6 @@ export function findRegimes(runs: RunDimensionalities[]): Regimes {
     if (T === 'infinity' || !all(T, memorised)) break;
     lastMemorised = T;
   }
-  const firstFeatures = sizes.find((T) => (T === 'infinity' || T > lastMemorised) && all(T, featuresLearned));
+  const firstFeatures = sizes.find((T) => (T === 'infinity' || T > lastMemorised) && all(T, learnsFeatures));
   return { sizes, lastMemorised, firstFeatures };
 }

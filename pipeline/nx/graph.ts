@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { loadExperiment, selectProfile } from '../config/load.ts';
+import { DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
 import { planProfile, specHash } from '../config/plan.ts';
 import { planFigure } from '../config/figures.ts';
-import { figureOutputs, figureSources, profileDataDir, themeFile } from '../config/layout.ts';
-import { ENGINES, engineFile, type EngineName } from '../engines/registry.ts';
+import { figureOutputs, figureSources, profileDataDir, projectNames, taskCode, themeFile } from '../config/layout.ts';
+import { batchSize } from '../config/size.ts';
+import { ENGINES, ENGINE_NAMES, engineFile, engineName, engineThreads, type EngineName } from '../engines/registry.ts';
 import { codeHash, codeInputs } from './code-inputs.ts';
+import { STAGE_FILES } from '../contracts/stages.ts';
+import { figureParts } from '../render/spec.ts';
 
 /**
  * The task graph, derived from experiment.json: for every profile, a project per data set
@@ -23,7 +26,7 @@ import { codeHash, codeInputs } from './code-inputs.ts';
 type Target = Record<string, unknown>;
 type Project = { name: string; tags: string[]; targets: Record<string, Target> };
 
-const CLI = 'pipeline/cli.ts';
+const CLI = taskCode.cli;
 
 /** Stages run as `node --import tsx`: in one process, half a second sooner than tsx's CLI, which starts a second node. */
 const TSX = 'node --import tsx';
@@ -34,7 +37,7 @@ const command = (stage: string, profile: string, id: string, spec: unknown, code
 
 /** The code a stage loads: as Nx inputs (its files and packages, and tsx, which runs every stage), and its hash. */
 function codeOf(root: string, stage: string, extraEntries: string[] = []): { inputs: unknown[]; hash: string } {
-  const code = codeInputs(root, [CLI, `pipeline/stages/${stage}.ts`, ...extraEntries]);
+  const code = codeInputs(root, [CLI, taskCode.stage(stage), ...extraEntries]);
   const inputs = [...code.files.map((f) => `{workspaceRoot}/${f}`), { externalDependencies: [...new Set(['tsx', ...code.packages])].sort() }];
   return { inputs, hash: codeHash(root, code) };
 }
@@ -42,8 +45,9 @@ function codeOf(root: string, stage: string, extraEntries: string[] = []): { inp
 /** Hashes the files with these names among the direct dependencies' outputs. */
 const upstream = (...names: string[]) => names.map((n) => ({ dependentTasksOutputFiles: `**/${n}`, transitive: false }));
 
-export function buildGraph(root: string, configFile = 'experiment.json'): Record<string, Project> {
-  const exp = loadExperiment(configFile, root);
+export function buildGraph(root: string, configFile = DEFAULT_CONFIG_FILE): Record<string, Project> {
+  // Every training.engine names a registered engine: checked here, since the config does not know them.
+  const exp = loadExperiment(configFile, root, { engines: ENGINE_NAMES });
   const projects: Record<string, Project> = {};
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const kernelRoot = 'pipeline/kernel';
@@ -69,22 +73,22 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
   for (const name of exp.profileNames) {
     const plan = planProfile(name, selectProfile(exp, name).profile);
     const tags = [`profile:${name}`];
-    const dataProject = (id: string) => `${name}-data-${id}`;
-    const runProject = (id: string) => `${name}-run-${id}`;
+    const dataProject = (id: string) => projectNames.data(name, id);
+    const runProject = (id: string) => projectNames.run(name, id);
     for (const ds of [...plan.testSets, ...plan.datasets]) {
       projects[ds.files.dir] = {
         name: dataProject(ds.id), tags: [...tags, 'stage:data'],
         targets: {
           data: {
             executor: 'nx:run-commands', options: command('data', name, ds.id, ds.spec), cache: true,
-            inputs: code.data.inputs, outputs: [`{workspaceRoot}/${ds.files.dir}`],
+            inputs: code.data.inputs, outputs: STAGE_FILES.data.writes(ds.files).map((f) => `{workspaceRoot}/${f}`),
           },
         },
       };
     }
     for (const run of plan.runs) {
       const dataDeps = [dataProject(run.testSet.id), ...(run.dataset ? [dataProject(run.dataset.id)] : [])];
-      const engine = run.spec.training.engine;
+      const engine = engineName(run.spec.training.engine);
       const { builtBy, runtimeProbe } = ENGINES[engine];
       const build = builtBy ? [{ projects: [builtBy.split(':')[0]], target: builtBy.split(':')[1] }] : [];
       projects[run.files.dir] = {
@@ -92,17 +96,17 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
         targets: {
           train: {
             executor: 'nx:run-commands', options: command('train', name, run.id, run.spec), cache: true,
-            // A run that spreads over all cores is not run beside another (that would only slow both).
-            parallelism: run.threads === 1,
+            // A run that spreads over all cores (a threaded engine, a step large enough) is not run beside another (that would only slow both).
+            parallelism: engineThreads(engine, run.execution.workers, batchSize(run.T, run.spec.training) * run.spec.n) === 1,
             dependsOn: [{ projects: dataDeps, target: 'data' }, ...build],
-            inputs: [...code.train[engine].inputs, ...upstream('points.bin', '*.wasm'), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
-            outputs: [run.files.weights, run.files.metrics, run.files.timing, run.files.snapshots].map((f) => `{workspaceRoot}/${f}`),
+            inputs: [...code.train[engine].inputs, ...upstream(...STAGE_FILES.train.reads), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
+            outputs: STAGE_FILES.train.writes(run.files).map((f) => `{workspaceRoot}/${f}`),
           },
           geometry: {
             executor: 'nx:run-commands', options: command('geometry', name, run.id, run.spec), cache: true,
             dependsOn: ['train', { projects: dataDeps, target: 'data' }],
-            inputs: [...code.geometry.inputs, ...upstream('points.bin', 'weights.bin', 'metrics.json', 'snapshots.bin')],
-            outputs: [`{workspaceRoot}/${run.files.geometry.dir}`],
+            inputs: [...code.geometry.inputs, ...upstream(...STAGE_FILES.geometry.reads)],
+            outputs: STAGE_FILES.geometry.writes(run.files).map((f) => `{workspaceRoot}/${f}`),
           },
         },
       };
@@ -111,27 +115,27 @@ export function buildGraph(root: string, configFile = 'experiment.json'): Record
     for (const figure of plan.figures) {
       const fp = planFigure(plan, figure, root);
       const out = figureOutputs(name, figure);
-      const project = `${name}-figure-${figure}`;
+      const project = projectNames.figure(name, figure);
       figureProjects.push(project);
       projects[out.task] = {
         name: project, tags: [...tags, 'stage:render'],
         targets: {
           render: {
             // The render code's hash goes into the figure's provenance; it changes only with the render code itself.
-            executor: 'nx:run-commands', options: command('render', name, figure, fp.spec, code.render.hash), cache: true,
+            executor: 'nx:run-commands', options: command('render', name, figure, fp.configSlice, code.render.hash), cache: true,
             dependsOn: [{ projects: fp.runs.map((r) => runProject(r.id)), target: 'geometry' }],
-            inputs: [...code.render.inputs, `{workspaceRoot}/${figureSources(figure).dir}/**/*`, `{workspaceRoot}/${themeFile()}`, ...upstream('geometry/*.json')],
-            outputs: [out.svg, out.png, out.provenance, out.frames].map((f) => `{workspaceRoot}/${f}`),
+            inputs: [...code.render.inputs, `{workspaceRoot}/${figureSources(figure).dir}/**/*`, ...figureParts(figure, fp.figure, root).map((p) => `{workspaceRoot}/${p}`), `{workspaceRoot}/${themeFile()}`, ...upstream(...STAGE_FILES.render.reads)],
+            outputs: STAGE_FILES.render.writes(out).map((f) => `{workspaceRoot}/${f}`),
           },
         },
       };
     }
     // The gallery and manifest: never cached, since the manifest records the commit the build ran at.
     projects[profileDataDir(name)] = {
-      name, tags,
+      name: projectNames.build(name), tags,
       targets: {
         build: {
-          executor: 'nx:run-commands', options: { command: `${TSX} pipeline/publish/gallery.ts --profile ${name}`, cwd: '{workspaceRoot}' },
+          executor: 'nx:run-commands', options: { command: `${TSX} ${taskCode.gallery} --profile ${name}`, cwd: '{workspaceRoot}' },
           dependsOn: [{ projects: figureProjects, target: 'render' }], cache: false, inputs: [],
         },
       },

@@ -1,8 +1,9 @@
 /**
- * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update order):
+ * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's update order), with first and
+ * second moments mom1 and mom2 (elsewhere m and v; here m is only ever the hidden size):
  *   p <- p * (1 - lr * wd)
- *   m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
- *   p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ *   mom1 <- b1 mom1 + (1 - b1) g;   mom2 <- b2 mom2 + (1 - b2) g^2
+ *   p <- p - lr * (mom1 / (1 - b1^t)) / (sqrt(mom2 / (1 - b2^t)) + eps)
  * b1^t and b2^t are kept as running products (no Math.pow), the same on every machine.
  */
 export interface AdamWHyper {
@@ -12,14 +13,16 @@ export interface AdamWHyper {
 }
 
 export class AdamWState {
-  readonly m: Float64Array;
-  readonly v: Float64Array;
+  /** The first moment of each parameter: the running mean of its gradient. */
+  readonly firstMoment: Float64Array;
+  /** The second moment: the running mean of its squared gradient. */
+  readonly secondMoment: Float64Array;
   t = 0;
   beta1Power = 1;
   beta2Power = 1;
   constructor(size: number) {
-    this.m = new Float64Array(size);
-    this.v = new Float64Array(size);
+    this.firstMoment = new Float64Array(size);
+    this.secondMoment = new Float64Array(size);
   }
 }
 
@@ -28,16 +31,16 @@ export function adamwUpdate(
   param: Float64Array, grad: Float64Array, state: AdamWState, offset: number,
   lr: number, weightDecay: number, h: AdamWHyper,
 ): void {
-  const { m, v } = state;
+  const { firstMoment: mom1, secondMoment: mom2 } = state;
   const c1 = 1 - state.beta1Power;
   const c2 = 1 - state.beta2Power;
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < param.length; i++) {
     const g = grad[i];
     const j = offset + i;
-    m[j] = h.beta1 * m[j] + (1 - h.beta1) * g;
-    v[j] = h.beta2 * v[j] + (1 - h.beta2) * g * g;
-    param[i] = param[i] * decay - (lr * (m[j] / c1)) / (Math.sqrt(v[j] / c2) + h.eps);
+    mom1[j] = h.beta1 * mom1[j] + (1 - h.beta1) * g;
+    mom2[j] = h.beta2 * mom2[j] + (1 - h.beta2) * g * g;
+    param[i] = param[i] * decay - (lr * (mom1[j] / c1)) / (Math.sqrt(mom2[j] / c2) + h.eps);
   }
 }
 

@@ -4,7 +4,10 @@ import { parseArgs } from 'node:util';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
 import { FormatError } from '../format/error.ts';
-import { readJson, writeJsonAtomic } from '../format/json.ts';
+import { writeJsonAtomic } from '../format/json.ts';
+import { readContract } from '../contracts/read.ts';
+import { ProvenanceProfile } from '../contracts/provenance.ts';
+import { ManifestProfile } from '../contracts/manifest.ts';
 import { escapeHtml, groupDigits, href } from './shared.ts';
 import { FIGURE_FILE_KINDS, FIGURE_FILES, type FigureFileKind } from '../config/layout.ts';
 import { isMain } from '../entry.ts';
@@ -51,12 +54,8 @@ function buildHint(dir: string): string {
   return `run \`npm run build -- ${profile}\` first`;
 }
 
-function profileField(file: string): string {
-  const v = readJson(file) as { profile?: unknown } | null;
-  if (typeof v !== 'object' || v === null || typeof v.profile !== 'string' || v.profile === '')
-    throw new FormatError(file, 'has no "profile" field');
-  return v.profile;
-}
+/** The profile a build's manifest.json or a figure's provenance names (a build of another commit may hold more). */
+const profileOf = (file: string, contract: typeof ManifestProfile | typeof ProvenanceProfile) => readContract(file, contract).profile;
 
 /** Reads a built profile folder: the figures (from <name>.svg, .png, .provenance.json) and the profile. */
 export function readBuild(dir: string): Build {
@@ -75,9 +74,9 @@ export function readBuild(dir: string): Build {
   if (provenance.length === 0) throw new DiffError(`${dir}: no figures here (no *.provenance.json); ${buildHint(dir)}`);
   const manifest = join(dir, 'manifest.json');
   let profile: string;
-  if (existsSync(manifest)) profile = profileField(manifest);
+  if (existsSync(manifest)) profile = profileOf(manifest, ManifestProfile);
   else {
-    const profiles = [...new Set(provenance.map(profileField))].sort(byName);
+    const profiles = [...new Set(provenance.map((f) => profileOf(f, ProvenanceProfile)))].sort(byName);
     if (profiles.length > 1) throw new DiffError(`${dir}: holds figures of several profiles (${profiles.join(', ')}); a build is one profile`);
     profile = profiles[0];
   }

@@ -5,8 +5,11 @@ import { ConfigError, DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, sele
 import { loadFigure } from '../config/figures.ts';
 import { FIGURE_FILES, FIGURE_FILE_KINDS, profileDistDir, type FigureFileKind } from '../config/layout.ts';
 import { FormatError } from '../format/error.ts';
-import { readJson, writeJsonAtomic } from '../format/json.ts';
+import { writeJsonAtomic } from '../format/json.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
+import { readContract } from '../contracts/read.ts';
+import { ProvenanceAsRead } from '../contracts/provenance.ts';
+import type { Manifest } from '../contracts/manifest.ts';
 import { escapeHtml, gitCommit, href, sha256 } from './shared.ts';
 import { isMain } from '../entry.ts';
 
@@ -22,27 +25,6 @@ import { isMain } from '../entry.ts';
  * (<name>.svg, .png, .provenance.json), figures/<name>/figure.json (title and caption), and
  * `git rev-parse HEAD` (the manifest's `commit`). Nothing else: no clock, no locale.
  */
-
-interface Provenance {
-  profile: string;
-  spec: string;
-  figureFile: string;
-  theme: string;
-  /** The hash of the figure's config entries, of the render code, and the engines that trained its runs. */
-  specHash?: string;
-  renderCode?: string | null;
-  engines?: string[];
-  runs: { run: string; spec: string }[];
-  /** The slider's frames (figure.json `frames`), relative to dist/<profile>/. */
-  frames?: { file: string; value: unknown; label: unknown }[];
-}
-
-function readProvenance(file: string): Provenance {
-  const p = readJson(file) as Partial<Provenance>;
-  if (typeof p !== 'object' || p === null || typeof p.profile !== 'string' || !Array.isArray(p.runs))
-    throw new FormatError(file, 'not a figure provenance file (expected "profile" and "runs")');
-  return p as Provenance;
-}
 
 /** The size the SVG declares on its root element, for the <img> (so the page does not jump while it loads). */
 function svgSize(svg: string): { width: string; height: string } | null {
@@ -61,16 +43,6 @@ export interface GalleryOptions {
   root?: string;
   /** The manifest's `commit`; default: `git rev-parse HEAD` in `root` (null when git does not answer). */
   commit?: string | null;
-}
-
-export interface Manifest {
-  profile: string;
-  commit: string | null;
-  figures: {
-    name: string; title: string; specHash: string | null; renderCode: string | null; engines: string[];
-    files: Record<FigureFileKind, { file: string; sha256: string }>;
-    frames?: { file: string; sha256: string }[];
-  }[];
 }
 
 const STYLE = `
@@ -100,7 +72,7 @@ for (const s of document.querySelectorAll('.slider')) {
 }
 `;
 
-function sliderSection(name: string, title: string, frames: NonNullable<Provenance['frames']>): string {
+function sliderSection(name: string, title: string, frames: NonNullable<ProvenanceAsRead['frames']>): string {
   const files = JSON.stringify(frames.map((f) => href(f.file)));
   const labels = JSON.stringify(frames.map((f) => String(f.label)));
   const id = `${name}-frame`;
@@ -111,7 +83,7 @@ function sliderSection(name: string, title: string, frames: NonNullable<Provenan
 </div>`;
 }
 
-function figureSection(name: string, title: string, description: string, svg: string, prov: Provenance): string {
+function figureSection(name: string, title: string, description: string, svg: string, prov: ProvenanceAsRead): string {
   const size = svgSize(svg);
   const dims = size ? ` width="${size.width}" height="${size.height}"` : '';
   const f = (kind: FigureFileKind) => href(name + FIGURE_FILES[kind]);
@@ -146,7 +118,7 @@ export function writeGallery(distDir: string, options: GalleryOptions): { index:
     const files = Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, join(distDir, name + FIGURE_FILES[k])])) as Record<FigureFileKind, string>;
     for (const file of Object.values(files))
       if (!existsSync(file)) throw new FormatError(file, `missing: figure ${name} is not built (npm run build -- ${options.profile})`);
-    const prov = readProvenance(files.provenance);
+    const prov = readContract(files.provenance, ProvenanceAsRead);
     if (prov.profile !== options.profile) throw new FormatError(files.provenance, `is a figure of profile ${prov.profile}, not ${options.profile}`);
     const figure = loadFigure(name, root);
     const bytes = Object.fromEntries(FIGURE_FILE_KINDS.map((k) => [k, readFileSync(files[k])])) as Record<FigureFileKind, Buffer>;

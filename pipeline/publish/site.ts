@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { isAbsolute, join, posix, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadExperiment, selectProfile } from '../config/load.ts';
 import { loadFigure } from '../config/figures.ts';
@@ -7,6 +7,9 @@ import { figureOutputs, profileDistDir } from '../config/layout.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { FormatError } from '../format/error.ts';
 import { readJson } from '../format/json.ts';
+import { parseContract, readContract } from '../contracts/read.ts';
+import { ProvenanceAsRead } from '../contracts/provenance.ts';
+import { PublishRecord, isSafeRelative } from '../contracts/publish-record.ts';
 import { sha256 } from './shared.ts';
 import { halvePng, pngSize } from './png.ts';
 import { isMain } from '../entry.ts';
@@ -92,17 +95,10 @@ export interface PublishResult {
   dangling: { page: string; include: string }[];
 }
 
-/** `_data/<data>.publish.json`: site-relative path -> SHA-256 of the bytes written there. */
-interface PublishRecord {
-  about: string;
-  files: Record<string, string>;
-  /** Only while a publish is under way: the bytes a file still had before it was replaced. */
-  replacing?: Record<string, string>;
-}
+/** `_data/<data>.publish.json` (contracts/publish-record.ts): site-relative path -> SHA-256 of the bytes written there. */
 const ABOUT_RECORD = 'Files written by `npm run publish` (pipeline/publish/site.ts) with their SHA-256. It changes or removes only these files, and only while their bytes are as recorded.';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 1) + '\n');
-const isSafeRelative = (p: string) => p !== '' && !isAbsolute(p) && posix.normalize(p) === p && !p.split('/').includes('..');
 
 function checkSite(site: string, shown: string): void {
   const st = statSync(site, { throwIfNoEntry: false });
@@ -165,8 +161,8 @@ function planFiles(root: string, dist: string, ns: Namespace, figures: string[])
     const figure = loadFigure(name, root);
     const svg = readFileSync(resolve(root, svgFile));
     const png2x = readFileSync(resolve(root, pngFile));
-    const provenance = readJson(resolve(root, provFile)) as { profile?: unknown };
-    if (provenance?.profile !== profile) throw new FormatError(provFile, `expected a figure of profile "${profile}", found profile ${JSON.stringify(provenance?.profile)}`);
+    const provenance = readContract(resolve(root, provFile), ProvenanceAsRead);
+    if (provenance.profile !== profile) throw new FormatError(provFile, `expected a figure of profile "${profile}", found profile ${JSON.stringify(provenance.profile)}`);
     const png = halvePng(png2x, pngFile);
     const image = (file: string) => `${ns.imagesDir}/${file}`;
     const light = isLightSvg(svg.length, png2x.length);
@@ -194,11 +190,11 @@ function planFiles(root: string, dist: string, ns: Namespace, figures: string[])
 function readRecord(site: string, shown: string, ns: Namespace): PublishRecord {
   const file = join(site, ns.recordFile);
   if (!lstatSync(file, { throwIfNoEntry: false })) return { about: ABOUT_RECORD, files: {} };
-  const r = readJson(file) as Partial<PublishRecord>;
-  const valid = (m: unknown) => typeof m === 'object' && m !== null && Object.entries(m).every(([p, h]) => isSafeRelative(p) && p !== ns.recordFile && /^[0-9a-f]{64}$/.test(h));
-  if (!valid(r?.files) || (r.replacing !== undefined && !valid(r.replacing)))
-    throw new FormatError(join(shown, ns.recordFile), 'not a publish record (expected "files": site-relative path -> SHA-256)');
-  return { about: ABOUT_RECORD, files: r.files!, replacing: r.replacing };
+  const r = parseContract(join(shown, ns.recordFile), PublishRecord, readJson(file));
+  // It never lists itself: a publish would then replace or remove its own record as one of its files.
+  for (const [field, files] of [['files', r.files], ['replacing', r.replacing ?? {}]] as const)
+    if (ns.recordFile in files) throw new FormatError(join(shown, ns.recordFile), `${field}.${ns.recordFile}: expected a file that publishing wrote, found the record itself`);
+  return { about: ABOUT_RECORD, files: r.files, replacing: r.replacing };
 }
 
 /** The first folder or link on the path to `rel` (inside the site) that is a symlink, or null. */

@@ -1,50 +1,59 @@
+import type { z } from 'zod';
 import type { FigurePlan, Table } from '../config/figures.ts';
 import type { RunPlan } from '../config/plan.ts';
 import { readJson } from '../format/json.ts';
 import { FormatError } from '../format/error.ts';
 import { findRegimes } from '../geometry/regimes.ts';
+import { parseContract } from '../contracts/read.ts';
+import { Summary } from '../contracts/summary.ts';
+import { Features } from '../contracts/features.ts';
+import { Examples } from '../contracts/examples.ts';
+import { Moments } from '../contracts/moments.ts';
+import type { RegimeRow, RunFields, VectorKind } from '../contracts/tables.ts';
 
+/** A row of a table as the spec sees it; each table's fixed columns are in contracts/tables.ts. */
 export type Row = Record<string, unknown>;
 
-/** What a `vectors` row is: a feature vector W_i, or the hidden vector h_t = W x_t of a training example. */
-export type VectorKind = 'feature' | 'example';
+export type { VectorKind };
 
-function readTable(file: string): unknown {
+/** A geometry file as its contract says it is; unreadable, it names the file and says to build the run's geometry. */
+function readTable<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  let raw: unknown;
   try {
-    return readJson(file);
+    raw = readJson(file);
   } catch (e) {
     if (e instanceof FormatError) throw new FormatError(file, `${e.message.slice(file.length + 2)}; build the run's geometry first`);
     throw e;
   }
+  return parseContract(file, schema, raw);
 }
 
-function asRows(rows: unknown, file: string): Row[] {
-  if (!Array.isArray(rows)) throw new FormatError(file, 'expected a list of rows');
-  return rows as Row[];
+type Geometry = RunPlan['files']['geometry'];
+
+/** A run's geometry files, each read once per figure however many tables need it (vectors, regimes). */
+function geometryReader() {
+  const read = new Map<string, unknown>();
+  const once = <S extends z.ZodType>(file: string, schema: S) => (read.has(file) ? read.get(file) : read.set(file, readTable(file, schema)).get(file)) as z.output<S>;
+  return {
+    summary: (g: Geometry) => once(g.summary, Summary),
+    features: (g: Geometry) => once(g.features, Features),
+    examples: (g: Geometry) => once(g.examples, Examples),
+    moments: (g: Geometry) => once(g.moments, Moments),
+  };
 }
+type Load = ReturnType<typeof geometryReader>;
 
-const withKind = (rows: Row[], kind: VectorKind) => rows.map((row) => ({ ...row, kind }));
-
-/** Reads a geometry file (once per figure, however many tables need it). */
-type Load = (file: string) => unknown;
+const withKind = <R extends Row, K extends VectorKind>(rows: R[], kind: K) => rows.map((row) => ({ ...row, kind }));
 
 /** Each table's rows for one run, before the run's fields are added (regimes are a table of the whole figure). */
-const tableRows: Record<Exclude<Table, 'regimes'>, (g: RunPlan['files']['geometry'], load: Load) => Row[]> = {
-  runs: (g, load) => [load(g.summary) as Row],
-  features: (g, load) => asRows(load(g.features), g.features),
-  examples: (g, load) => asRows(load(g.examples), g.examples),
-  vectors: (g, load) => [...withKind(asRows(load(g.features), g.features), 'feature'), ...withKind(asRows(load(g.examples), g.examples), 'example')],
-  moments: (g, load) => momentsOf(load(g.moments), g.moments).summary,
-  momentVectors: (g, load) => momentsOf(load(g.moments), g.moments).vectors,
-};
-
-/** A run's moments.json: one summary row per weight snapshot, and its vectors. */
-function momentsOf(m: unknown, file: string): { summary: Row[]; vectors: Row[] } {
-  const o = m as { summary?: unknown; vectors?: unknown } | null;
-  if (!Array.isArray(o?.summary) || !Array.isArray(o?.vectors))
-    throw new FormatError(file, 'expected {summary: [...], vectors: [...]}; does the run keep weight snapshots (training.weightSnapshots)?');
-  return o as { summary: Row[]; vectors: Row[] };
-}
+const tableRows = {
+  runs: (g, load) => [load.summary(g)],
+  features: (g, load) => load.features(g),
+  examples: (g, load) => load.examples(g),
+  vectors: (g, load) => [...withKind(load.features(g), 'feature'), ...withKind(load.examples(g), 'example')],
+  moments: (g, load) => load.moments(g).summary,
+  momentVectors: (g, load) => load.moments(g).vectors,
+} satisfies Record<Exclude<Table, 'regimes'>, (g: Geometry, load: Load) => Row[]>;
 
 /** How T is printed: '5', '2k' for whole thousands, '∞'. */
 const sizeLabel = (T: RunPlan['T']) => (T === 'infinity' ? '∞' : T >= 1000 && T % 1000 === 0 ? `${T / 1000}k` : String(T));
@@ -59,13 +68,11 @@ export function gatherTables({ figure: fig, runs }: FigurePlan): Record<string, 
   const infX = (finite.length ? Math.max(...finite) : 1) * 4;
   const x = (T: RunPlan['T']) => (T === 'infinity' ? infX : T);
   const strip = new Set((fig.strip ?? []).map((target) => nearest(runs.map((r) => r.T), target, x)));
-  // Each geometry file read once, though several tables (vectors, regimes) may need it.
-  const read = new Map<string, unknown>();
-  const load: Load = (file) => (read.has(file) ? read.get(file) : read.set(file, readTable(file)).get(file));
+  const load = geometryReader();
   const out: Record<string, Row[]> = {};
   for (const table of fig.tables) out[table] = [];
   for (const r of runs) {
-    const key = {
+    const key: RunFields = {
       run: r.id,
       T: r.T === 'infinity' ? null : r.T,
       Tx: x(r.T),
@@ -97,10 +104,10 @@ function nearest(sizes: RunPlan['T'][], target: RunPlan['T'], x: (T: RunPlan['T'
  * The regimes as bands on the log T axis of the finite sizes: each band reaches halfway (geometrically)
  * to the neighbouring size of the next regime. Rows: regime, x0, x1 (in Tx units).
  */
-function regimeBands(runs: RunPlan[], finite: number[], load: Load): Row[] {
-  const dims = (file: string) => asRows(load(file), file).map((row) => row.dimensionality as number);
+function regimeBands(runs: RunPlan[], finite: number[], load: Load): RegimeRow[] {
+  const dims = (rows: { dimensionality: number }[]) => rows.map((row) => row.dimensionality);
   const { lastMemorised, firstFeatures } = findRegimes(
-    runs.map((r) => ({ T: r.T, m: r.m, featureDimensionality: dims(r.files.geometry.features), exampleDimensionality: dims(r.files.geometry.examples) })),
+    runs.map((r) => ({ T: r.T, m: r.m, featureDimensionality: dims(load.features(r.files.geometry)), exampleDimensionality: dims(load.examples(r.files.geometry)) })),
   );
   if (finite.length === 0) return [];
   const lo = finite[0] / 1.3, hi = finite[finite.length - 1] * 1.3;
@@ -111,10 +118,10 @@ function regimeBands(runs: RunPlan[], finite: number[], load: Load): Row[] {
   const smallEnd = lastMemorised ? edgeAfter(lastMemorised) : lo;
   const first = typeof firstFeatures === 'number' ? firstFeatures : undefined;
   const largeStart = first === undefined ? hi : Math.sqrt(first * ([...finite].reverse().find((t) => t < first) ?? first / 1.69));
-  const bands: Row[] = [
+  const bands: RegimeRow[] = [
     { regime: 'small data', x0: lo, x1: smallEnd },
     { regime: 'middle', x0: smallEnd, x1: largeStart },
     { regime: 'large data', x0: largeStart, x1: hi },
   ];
-  return bands.filter((b) => (b.x1 as number) > (b.x0 as number));
+  return bands.filter((b) => b.x1 > b.x0);
 }

@@ -7,10 +7,10 @@ import { runPairs } from '../cost.ts';
  * asks for shard i of N gets the same runs, so no coordinator is needed.
  */
 
-/** A shard as `i/N`, 1-based: the i-th of N slices. */
-export interface ShardSpec { index: number; count: number }
+/** Which shard: `i/N`, 1-based, the i-th of N slices. */
+export interface ShardIndex { index: number; count: number }
 
-export function parseShard(text: string): ShardSpec {
+export function parseShard(text: string): ShardIndex {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count) throw new RangeError(`--shard: expected i/N with 1 ≤ i ≤ N (e.g. 3/16), found "${text}"`);

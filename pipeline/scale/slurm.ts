@@ -7,6 +7,7 @@ import { planProfile } from '../config/plan.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { checkShardCount } from './shards.ts';
 import { figureRuns } from '../config/figures.ts';
+import { ENGINE_NAMES } from '../engines/registry.ts';
 import { isMain } from '../entry.ts';
 
 /**
@@ -186,7 +187,8 @@ export function main(argv: string[]): number {
     } catch (e) {
       throw new ConfigError((e as Error).message);
     }
-    const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
+    // As the build does: a training.engine that names no engine stops it here, before any job is queued.
+    const { name, profile } = selectProfile(loadExperiment(values.config, undefined, { engines: ENGINE_NAMES }), positionals[0]);
     if (!values['cache-server'] || !/^https?:\/\/[^/]/.test(values['cache-server']))
       throw new ConfigError(`--cache-server: expected the URL of an Nx self-hosted remote cache every node reaches (http(s)://host:port), found "${values['cache-server'] ?? ''}"`);
     const shards = values.shards === undefined ? profile.execution.shards : Number(values.shards);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadExperiment, selectProfile, ConfigError, DEFAULT_CONFIG_FILE } from '../config/load.ts';
+import { loadExperiment, selectProfile, ConfigError, DEFAULT_CONFIG_FILE, type Known } from '../config/load.ts';
 import { planProfile, specHash, type ProfilePlan } from '../config/plan.ts';
 
 /**
@@ -33,8 +33,9 @@ export function parseStageArgs(argv: string[]): StageArgs {
   return { profile: values.profile!, id: values.id!, specHash: values['spec-hash'], codeHash: values['code-hash'], config: values.config };
 }
 
-export function loadPlan(args: StageArgs): ProfilePlan {
-  const exp = loadExperiment(args.config);
+/** The profile's plan; `known` as loadExperiment's (the train stage passes the engines, which only it loads). */
+export function loadPlan(args: StageArgs, known: Known = {}): ProfilePlan {
+  const exp = loadExperiment(args.config, undefined, known);
   const { name, profile } = selectProfile(exp, args.profile);
   return planProfile(name, profile);
 }
@@ -49,8 +50,8 @@ export function checkSpec(args: StageArgs, what: string, spec: unknown): void {
 }
 
 /** The run a train or geometry task names, checked against the spec the graph planned. */
-export function planRun(args: StageArgs) {
-  const plan = loadPlan(args);
+export function planRun(args: StageArgs, known: Known = {}) {
+  const plan = loadPlan(args, known);
   const run = plan.runs.find((r) => r.id === args.id);
   if (!run) throw new ConfigError(`profile ${plan.profile} has no run "${args.id}"`);
   checkSpec(args, `run ${plan.profile}/${run.id}`, run.spec);

@@ -1,37 +1,42 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
-import { ConfigError, readConfigJson } from '../config/load.ts';
+import { ConfigError } from '../config/load.ts';
 import { specHash } from '../config/plan.ts';
 import { planFigure, type FigurePlan } from '../config/figures.ts';
 import { figureOutputs, figureSources, frameFile, profileDistDir, themeFile } from '../config/layout.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
-import { readJson, writeJsonAtomic } from '../format/json.ts';
+import { writeJsonAtomic } from '../format/json.ts';
+import { readContract } from '../contracts/read.ts';
+import { Summary } from '../contracts/summary.ts';
+import type { Provenance, ProvenanceFrame } from '../contracts/provenance.ts';
 import { gatherTables, type Row } from '../render/tables.ts';
 import { loadTheme, renderVegaLite } from '../render/render.ts';
+import { figureSpec, frameSpec } from '../render/spec.ts';
 import { checkSpec, loadPlan, type StageArgs } from './context.ts';
 
 /** Renders one figure of a profile to dist/<profile>/<figure>.svg and .png, with a provenance file. */
 export async function runRenderStage(args: StageArgs, log: (s: string) => void): Promise<void> {
   const plan = loadPlan(args);
   const fp = planFigure(plan, args.id);
-  checkSpec(args, `figure ${plan.profile}/${fp.name}`, fp.spec);
+  checkSpec(args, `figure ${plan.profile}/${fp.name}`, fp.configSlice);
   const out = figureOutputs(plan.profile, fp.name);
   for (const f of [out.svg, out.png, out.provenance, out.frames]) rmSync(f, { recursive: true, force: true });
   if (fp.runs.length === 0) throw new ConfigError(`figure ${fp.name}: profile ${plan.profile} has no run with m = ${fp.figure.m} and the figure's sizes`);
   const sources = figureSources(fp.name);
-  const spec = readConfigJson(sources.spec) as Record<string, unknown>;
+  // The spec with its shared parts (figures/_shared/) put in and figure.json's title: pipeline/render/spec.ts.
+  const { spec } = figureSpec(fp.name, fp.figure);
   const tables = gatherTables(fp);
   const theme = loadTheme();
   const { svg, png } = await renderVegaLite(spec, tables, theme, sources.spec);
   const frames = fp.figure.frames ? await renderFrames(fp.name, fp.figure.frames, tables, theme, plan.profile, log) : undefined;
-  const engines = [...new Set(fp.runs.map((r) => (readJson(r.files.geometry.summary) as { engine: string }).engine))].sort();
+  const engines = [...new Set(fp.runs.map((r) => readContract(r.files.geometry.summary, Summary).engine))].sort();
   // What the figure came from: the hash of its config entries (the figure file and its runs' specs), of
   // the render code, the engines that trained its runs, and each run's spec. (No commit and no upstream
   // code hash: a figure is rebuilt only when its inputs' bytes change; manifest.json records the commit.)
-  const provenance = {
+  const provenance: Provenance = {
     figure: fp.name, title: fp.figure.title, profile: plan.profile, config: args.config,
     spec: sources.spec, figureFile: sources.figure, theme: themeFile(),
-    specHash: specHash(fp.spec), renderCode: args.codeHash ?? null, engines,
+    specHash: specHash(fp.configSlice), renderCode: args.codeHash ?? null, engines,
     runs: fp.runs.map((r) => ({ run: r.id, dir: r.files.dir, spec: specHash(r.spec) })),
     ...(frames ? { frames } : {}),
   };
@@ -47,13 +52,12 @@ export async function runRenderStage(args: StageArgs, log: (s: string) => void):
  */
 async function renderFrames(
   name: string, frames: NonNullable<FigurePlan['figure']['frames']>, tables: Record<string, Row[]>, theme: Record<string, unknown>, profile: string, log: (s: string) => void,
-): Promise<{ file: string; value: unknown; label: unknown }[]> {
-  const specFile = posix.join(figureSources(name).dir, frames.spec);
-  const spec = readConfigJson(specFile) as Record<string, unknown>;
+): Promise<ProvenanceFrame[]> {
+  const { file: specFile, spec } = frameSpec(name, frames);
   const values = [...new Set(Object.values(tables).flatMap((rows) => rows.filter((r) => frames.by in r).map((r) => r[frames.by])))]
     .sort((a, b) => (a as number) - (b as number));
   if (values.length === 0) throw new ConfigError(`figure ${name}: frames.by "${frames.by}" is a field of none of its tables`);
-  const out: { file: string; value: unknown; label: unknown }[] = [];
+  const out: ProvenanceFrame[] = [];
   const dir = profileDistDir(profile);
   mkdirSync(posix.join(dir, `${name}.frames`), { recursive: true });
   for (const [i, value] of values.entries()) {

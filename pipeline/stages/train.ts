@@ -3,8 +3,9 @@ import { readSparsePoints } from '../format/sparse.ts';
 import { writeWeights } from '../format/weights.ts';
 import { writeSnapshots } from '../format/snapshots.ts';
 import { writeJsonAtomic } from '../format/json.ts';
+import type { Timing } from '../contracts/timing.ts';
 import { trainRun } from '../train/train-run.ts';
-import { openEngine } from '../engines/registry.ts';
+import { ENGINE_NAMES, openEngine } from '../engines/registry.ts';
 import { specHash } from '../config/plan.ts';
 import { ConfigError } from '../config/load.ts';
 import { planRun, REQUIRE_CACHED_TRAINING, type StageArgs } from './context.ts';
@@ -15,7 +16,8 @@ import { planRun, REQUIRE_CACHED_TRAINING, type StageArgs } from './context.ts';
  * started again resumes; it is removed once the outputs are written.
  */
 export async function runTrainStage(args: StageArgs, log: (s: string) => void): Promise<void> {
-  const { plan, run } = planRun(args);
+  // Every training.engine names a registered engine: checked here, where engines are loaded (the config does not know them).
+  const { plan, run } = planRun(args, { engines: ENGINE_NAMES });
   const { files } = run;
   if (process.env[REQUIRE_CACHED_TRAINING] === '1')
     throw new ConfigError(`run ${run.id} of profile ${plan.profile}: its training is not in the cache, and this build trains nothing (its shard has not finished; --allow-local-training trains it here)`);
@@ -35,7 +37,7 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
   writeWeights(files.weights, params, { run: run.id, profile: plan.profile });
   if (snapshots.length) writeSnapshots(files.snapshots, snapshots, params.n, params.m, { run: run.id, profile: plan.profile, init: metrics.chosenInit });
   writeJsonAtomic(files.metrics, metrics);
-  writeJsonAtomic(files.timing, { run: run.id, engine: metrics.engine, wallTimeSeconds, resumedFrom });
+  writeJsonAtomic(files.timing, { run: run.id, engine: metrics.engine, wallTimeSeconds, resumedFrom } satisfies Timing);
   rmSync(files.checkpoint, { force: true });
   log(`[${run.id}] final training loss ${metrics.finalTrainLoss.toPrecision(6)}, test loss ${metrics.testLoss.toPrecision(6)} (init ${metrics.chosenInit} of ${metrics.inits.length})`);
 }

@@ -1,12 +1,12 @@
 import { existsSync, rmSync } from 'node:fs';
-import { readContainer, writeContainer } from '../format/container.ts';
+import { readKind, writeContainer } from '../format/container.ts';
 import { FormatError } from '../format/error.ts';
 import type { Params } from '../model/toy-model.ts';
 import type { SessionState } from '../engines/engine.ts';
 import { packSnapshots, unpackSnapshots, type Snapshot } from '../format/snapshots.ts';
+import { CHECKPOINT_KIND, CheckpointHeader, type CheckpointMeta } from '../contracts/checkpoint.ts';
 
-// Version 2: the inits' losses are float64 losses of their final weights. Version 3: weight snapshots.
-export const CHECKPOINT_KIND = 'training-checkpoint/3';
+export { CHECKPOINT_KIND };
 
 /** Where a run stands between two steps: enough to finish it with the bytes of an uninterrupted run. */
 export interface Checkpoint {
@@ -35,30 +35,26 @@ export function writeCheckpoint(file: string, c: Checkpoint): void {
     arrays.bestSnapB = bs.b;
     bestSnapSteps = bs.steps;
   }
-  writeContainer(file, {
-    kind: CHECKPOINT_KIND,
-    meta: {
-      key: c.key, init: c.init, nextStep: c.nextStep, inits: c.inits, curve: c.curve, onlineRng: c.onlineRng,
-      n, m, t: s.t, beta1Power: s.beta1Power, beta2Power: s.beta2Power, snapSteps: snaps.steps,
-      best: best && { init: best.init, loss: best.loss, curve: best.curve, snapSteps: bestSnapSteps },
-    },
-    arrays,
-  });
+  const meta: CheckpointMeta = {
+    key: c.key, init: c.init, nextStep: c.nextStep, inits: c.inits, curve: c.curve, onlineRng: c.onlineRng,
+    n, m, t: s.t, beta1Power: s.beta1Power, beta2Power: s.beta2Power, snapSteps: snaps.steps,
+    best: best && { init: best.init, loss: best.loss, curve: best.curve, snapSteps: bestSnapSteps },
+  };
+  writeContainer(file, { kind: CHECKPOINT_KIND, meta, arrays });
 }
 
 /** The checkpoint at `file` if there is one for `key`; a stale or unreadable one is deleted. */
 export function readCheckpoint(file: string, key: string, log: (s: string) => void): Checkpoint | null {
   if (!existsSync(file)) return null;
   try {
-    const c = readContainer(file, CHECKPOINT_KIND);
-    const meta = c.meta as Record<string, any>;
+    const { meta, arrays } = readKind(file, CHECKPOINT_KIND, CheckpointHeader);
     if (meta.key !== key) {
       log(`${file}: checkpoint of another spec or engine, starting afresh`);
       rmSync(file, { force: true });
       return null;
     }
-    const a = c.arrays as Record<string, Float64Array>;
-    const n = meta.n as number, m = meta.m as number;
+    const a = arrays as Record<string, Float64Array>; // float64, as the header said
+    const { n, m } = meta;
     return {
       key, init: meta.init, nextStep: meta.nextStep, inits: meta.inits, curve: meta.curve, onlineRng: meta.onlineRng,
       snapshots: unpackSnapshots(meta.snapSteps, a.snapW, a.snapB, n, m, file),

@@ -1,4 +1,5 @@
 import type { RunPlan } from '../config/plan.ts';
+import { batchSize } from '../config/size.ts';
 import type { SparsePoints } from '../data/points.ts';
 import type { Engine, EngineSession } from '../engines/engine.ts';
 import { loss, type Params } from '../model/toy-model.ts';
@@ -10,6 +11,7 @@ import { streams } from '../prng/streams.ts';
 import { Progress } from './progress.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { Snapshot } from '../format/snapshots.ts';
+import type { Metrics } from '../contracts/metrics.ts';
 
 export class DivergenceError extends Error {
   constructor(run: string, init: number, step: number, loss: number, weightsFinite: boolean) {
@@ -18,21 +20,8 @@ export class DivergenceError extends Error {
   }
 }
 
-/** Everything here is a deterministic function of the run's spec; wall time is reported apart. */
-export interface RunMetrics {
-  run: string;
-  engine: { name: string; version: string };
-  T: number | 'infinity';
-  m: number;
-  steps: number;
-  chosenInit: number;
-  /** Each init's final training loss (in float64, from its final weights): the lowest is kept. */
-  inits: { init: number; finalTrainLoss: number }[];
-  finalTrainLoss: number;
-  testLoss: number;
-  /** The chosen init's loss before the update of each sampled step, as the engine computed it (float32 for the fast engine). */
-  lossCurve: { step: number; loss: number }[];
-}
+/** metrics.json (contracts/metrics.ts): everything there is a deterministic function of the run's spec; wall time is reported apart. */
+export type RunMetrics = Metrics;
 
 export interface TrainResult {
   params: Params;
@@ -94,8 +83,7 @@ export async function trainRun(
   if (saved) log(`[${run.id}] resuming init ${saved.init} at step ${saved.nextStep} from ${checkpoint!.file}`);
   const inits = saved ? [...saved.inits] : [];
   let best: Checkpoint['best'] = saved ? saved.best : null;
-  const batchSize = train ? train.count : tc.onlineBatchSize;
-  const progress = new Progress(log, run.id, tc.initsPerRun * tc.steps, batchSize * n, saved ? saved.init * tc.steps + saved.nextStep : 0);
+  const progress = new Progress(log, run.id, tc.initsPerRun * tc.steps, batchSize(run.T, tc) * n, saved ? saved.init * tc.steps + saved.nextStep : 0);
 
   for (let init = saved ? saved.init : 0; init < tc.initsPerRun; init++) {
     const resume = saved && saved.init === init ? saved : null;

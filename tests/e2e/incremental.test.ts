@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
 
@@ -58,7 +58,7 @@ describe('incremental rebuilds through Nx', () => {
   }, 120_000);
 
   it("re-renders only that figure when one figure's spec changes", async () => {
-    editJson(join(dir, 'figures/small-datasets/spec.vl.json'), (s) => (s.title.text += ' (edited)'));
+    editJson(join(dir, 'figures/small-datasets/spec.vl.json'), (s) => (s.title.subtitle += ' (edited)'));
     await expectRan([render('small-datasets')]);
   }, 120_000);
 
@@ -66,6 +66,24 @@ describe('incremental rebuilds through Nx', () => {
     editJson(join(dir, 'figures/theme.json'), (t) => (t.padding = 12));
     await expectRan(FIGS);
   }, 120_000);
+
+  it('re-renders exactly the figures that use a shared part (figures/_shared/) when it changes, and that figure alone when its title changes', async () => {
+    // regime-bands: double-descent only; vector-strip: double-descent and norms; a part no spec uses: no figure.
+    editJson(join(dir, 'figures/_shared/regime-bands.vl.json'), (p) => (p.mark.opacity = 0.9));
+    await expectRan([render('double-descent')]);
+    editJson(join(dir, 'figures/_shared/vector-strip.vl.json'), (p) => (p.facet.column.sort.op = 'max'));
+    await expectRan([render('double-descent'), render('norms')]);
+    writeFileSync(join(dir, 'figures/_shared/unused.vl.json'), '{"mark": "point"}\n');
+    await expectRan([]);
+    // A spec that starts to use a part reruns, and from then on so does every edit of that part.
+    editJson(join(dir, 'figures/small-datasets/spec.vl.json'), (s) => (s.spec.encoding.color = { $part: 'kind-colour' }));
+    await expectRan([render('small-datasets')]);
+    editJson(join(dir, 'figures/_shared/kind-colour.vl.json'), (p) => (p.title = null));
+    await expectRan([render('double-descent'), render('norms'), render('small-datasets')]);
+    // The title is figure.json's alone (the render step puts it in the spec).
+    editJson(join(dir, 'figures/norms/figure.json'), (f) => (f.title += ' (edited)'));
+    await expectRan([render('norms')]);
+  }, 240_000);
 
   it('retrains every run after a comment-only edit of the training code, and takes geometry and renders from the cache (the weights are identical)', async () => {
     appendFileSync(join(dir, 'pipeline/train/train-run.ts'), '\n// edited by the incremental-build test\n');
@@ -76,6 +94,20 @@ describe('incremental rebuilds through Nx', () => {
     appendFileSync(join(dir, 'pipeline/engines/tfjs.ts'), '\nexport const editedByTheIncrementalTest = 1;\n');
     await expectRan([]);
   }, 120_000);
+
+  it('reruns no data, geometry or render task when the engine code changes or a new engine is registered (the config loads no engine code)', async () => {
+    appendFileSync(join(dir, 'pipeline/engines/engine.ts'), '\n// edited by the incremental-build test\n');
+    const registry = join(dir, 'pipeline/engines/registry.ts');
+    const before = readFileSync(registry, 'utf8');
+    const after = before
+      .replace(`Record<'fast' | 'reference' | 'tfjs', EngineEntry>`, `Record<'fast' | 'reference' | 'tfjs' | 'another', EngineEntry>`)
+      .replace(/^(\s*)tfjs: \{.*\},$/m, `$&\n$1another: { summary: 'a new engine (the incremental-build test)', module: './reference.ts', threaded: false },`);
+    expect(after.match(/another/g), 'the registry no longer has the lines this test edits').toHaveLength(2);
+    writeFileSync(registry, after);
+    // Every training loads the engine interface and the registry; its weights come out the same, so geometry and renders stay cached.
+    const r = await expectRan(everyTrain);
+    expect(r.ran.filter((t) => !t.endsWith(':train'))).toEqual([]);
+  }, 180_000);
 
   it('reruns every geometry but no training when the geometry code changes, and no render when the tables come out the same', async () => {
     appendFileSync(join(dir, 'pipeline/geometry/norms.ts'), '\n// edited by the incremental-build test\n');

@@ -67,6 +67,18 @@ describe('the built figures', () => {
     }
   });
 
+  it("draw figure.json's title as their title (said there only: the render step puts it into the spec)", () => {
+    for (const f of manifest().figures) {
+      const svg = readFileSync(join(dist, f.files.svg.file), 'utf8');
+      const titles = [...svg.matchAll(/class="mark-text role-title-text"[^>]*><text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+      const { title } = JSON.parse(readFileSync(join(REPO, 'figures', f.name, 'figure.json'), 'utf8'));
+      // Facet headers are title texts too; the figure's own title comes last, once.
+      expect(titles.at(-1), f.name).toBe(title);
+      expect(titles.filter((t) => t === title), f.name).toHaveLength(1);
+      expect(f.title).toBe(title);
+    }
+  });
+
   it('are PNGs at twice the SVG size with ink on them, and SVGs that declare their size', () => {
     for (const f of manifest().figures) {
       const svg = readFileSync(join(dist, f.files.svg.file), 'utf8');

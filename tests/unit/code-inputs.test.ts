@@ -67,3 +67,24 @@ describe('codeInputs', () => {
     expect(() => codeInputs(root, ['src/broken.ts'])).toThrow(/src\/gone\.ts: imported but missing/);
   });
 });
+
+describe("the project's stages", () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+
+  it('keep the engines out of the code of data, geometry and render tasks: the config loads no engine code', () => {
+    for (const stage of ['data', 'geometry', 'render']) {
+      const { files } = codeInputs(ROOT, ['pipeline/cli.ts', `pipeline/stages/${stage}.ts`]);
+      expect(files, stage).toContain('pipeline/config/load.ts');
+      expect(files.filter((f) => /^pipeline\/(engines|kernel)\//.test(f)), stage).toEqual([]);
+    }
+  });
+
+  it('and the engines load no config', () => {
+    for (const engine of ['pipeline/engines/registry.ts', 'pipeline/engines/reference.ts', 'pipeline/engines/tfjs.ts', 'pipeline/kernel/fast-engine.ts'])
+      expect(codeInputs(ROOT, [engine]).files.filter((f) => f.startsWith('pipeline/config/')), engine).toEqual([]);
+  });
+
+  it('give training the engine registry (its runs name their engine)', () => {
+    expect(codeInputs(ROOT, ['pipeline/cli.ts', 'pipeline/stages/train.ts']).files).toContain('pipeline/engines/registry.ts');
+  });
+});

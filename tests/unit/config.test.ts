@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadExperiment, parseExperiment, selectProfile } from '../../pipeline/config/load.ts';
 import { canonicalJson, planProfile, specHash } from '../../pipeline/config/plan.ts';
+import { INFINITE, batchSize, isInfinite, sizeId, sizeJson, sizeLabel } from '../../pipeline/config/size.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -93,16 +94,6 @@ describe('planProfile', () => {
     expect(exp.profiles.child.runOverrides).toEqual([]);
   });
 
-  it('says that a threaded run uses every worker only when its step is large enough to pay for them', () => {
-    const threads = Object.fromEntries(plan.runs.map((r) => [r.id, r.threads]));
-    // n = 100: T = 1000 is 100,000 pairs per step, below the 131,072 where a second thread pays.
-    expect(threads).toEqual({ 'T3-m2-s0': 1, 'T5-m2-s0': 1, 'T30-m2-s0': 1, 'T1000-m2-s0': 1, 'Tinf-m2-s0': 1 });
-    const big = parseExperiment(mutated((c) => (c.profiles.base.data.features = 1000)), FILE);
-    expect(planProfile('base', big.profiles.base).runs.find((r) => r.T === 1000)!.threads).toBe(2);
-    const ref = parseExperiment(mutated((c) => { c.profiles.base.data.features = 1000; c.profiles.base.training.engine = 'reference'; }), FILE);
-    expect(planProfile('base', ref.profiles.base).runs.find((r) => r.T === 1000)!.threads).toBe(1);
-  });
-
   it('selectProfile rejects an unknown profile name with a ConfigError listing the profiles', () => {
     expect(() => selectProfile(exp, 'nope')).toThrow(ConfigError);
     expect(() => selectProfile(exp, 'nope')).toThrow(/no profile named "nope".*base, child, seeds/);
@@ -184,7 +175,12 @@ describe('sweeps: grids of runs beside the main one', () => {
     }));
     expect(e.message).toContain('profiles.base.sweeps.main: expected another name');
     expect(e.message).toContain('profiles.base.sweeps.wd.vary.values.1: weightDecay');
-    expect(e.message).toContain('profiles.base.sweeps.st.vary.values.0: expected warmupSteps (100) < steps (50)');
+    expect(e.message).toContain('profiles.base.sweeps.st.vary.values.0: expected warmupSteps (100) < steps (50) for run T3-m2-s0-steps50');
+  });
+
+  it("blames a sweep's warmupFraction when it leaves no step after the warmup", () => {
+    const e = configError(mutated((c) => (c.profiles.base.sweeps = { w: { description: 'x', datasetSizes: [30], vary: { field: 'steps', values: [2] }, warmupFraction: 0.9 } })));
+    expect(e.message).toBe('experiment.json: profiles.base.sweeps.w.warmupFraction: expected warmupSteps (2) < steps (2) for run T30-m2-s0-steps2-warmupSteps2');
   });
 });
 
@@ -213,12 +209,30 @@ describe('parseExperiment rejects bad configurations with a ConfigError naming f
     expect(e.message).toContain('unknown field "lr"');
   });
 
-  it('warmupSteps >= steps is rejected at profiles.base.training.warmupSteps', () => {
+  it('warmupSteps >= steps is rejected at profiles.base.training.warmupSteps, once (seeds inherits it)', () => {
     for (const w of [1000, 2000]) {
       const e = configError(mutated((c) => (c.profiles.base.training.warmupSteps = w)));
-      expect(e.message).toContain('profiles.base.training.warmupSteps');
-      expect(e.message).toContain('warmupSteps < steps');
+      expect(e.message).toBe(`experiment.json: profiles.base.training.warmupSteps: expected warmupSteps (${w}) < steps (1000)`);
     }
+  });
+
+  it('takes an engine as a well-formed name, and checks that it is registered only when told the engines', () => {
+    const gpu = mutated((c) => (c.profiles.base.training.engine = 'gpu'));
+    expect(parseExperiment(gpu, FILE).profiles.base.training.engine).toBe('gpu');
+    const engines = ['fast', 'reference', 'tfjs'];
+    const e = (() => { try { parseExperiment(gpu, FILE, { engines }); } catch (e) { return e as ConfigError; } throw new Error('accepted'); })();
+    expect(e).toBeInstanceOf(ConfigError);
+    // Reported where it is written (base), not in the profiles that inherit it.
+    expect(e.message).toBe('experiment.json: profiles.base.training.engine: expected one of fast, reference, tfjs, found "gpu"');
+    const inSweepAndOverride = mutated((c) => {
+      c.profiles.base.sweeps = { s: { description: 's', training: { engine: 'webgpu' } } };
+      c.profiles.base.runOverrides.push({ T: 30, training: { engine: 'cuda' } });
+    });
+    const e2 = (() => { try { parseExperiment(inSweepAndOverride, FILE, { engines }); } catch (e) { return e as ConfigError; } throw new Error('accepted'); })();
+    expect(e2.message).toContain('experiment.json: profiles.base.sweeps.s.training.engine: expected one of fast, reference, tfjs, found "webgpu"');
+    expect(e2.message).toContain('experiment.json: profiles.base.runOverrides.1.training.engine: expected one of fast, reference, tfjs, found "cuda"');
+    expect(configError(mutated((c) => (c.profiles.base.training.engine = 'Fast GPU'))).message).toContain('profiles.base.training.engine: expected the name of a training engine');
+    expect(parseExperiment(fixtureExperiment(), FILE, { engines }).profiles.base.training.engine).toBe('fast');
   });
 
   it('"extends" naming a missing profile is an error naming that profile', () => {
@@ -271,6 +285,17 @@ describe('parseExperiment rejects bad configurations with a ConfigError naming f
   it('a duplicate dataset size is an error', () => {
     const e = configError(mutated((c) => c.profiles.base.datasetSizes.push(30)));
     expect(e.message).toContain('profiles.base.datasetSizes');
+  });
+});
+
+describe('T = infinity, spelled once (config/size.ts)', () => {
+  it('is "infinity" in the config and the code, inf in ids, ∞ in labels, null in rows; its batch is onlineBatchSize', () => {
+    expect(INFINITE).toBe('infinity');
+    expect([isInfinite(INFINITE), isInfinite(30)]).toEqual([true, false]);
+    expect([sizeId(INFINITE), sizeId(30)]).toEqual(['inf', '30']);
+    expect([sizeLabel(INFINITE), sizeLabel(2000), sizeLabel(2500), sizeLabel(5)]).toEqual(['∞', '2k', '2500', '5']);
+    expect([sizeJson(INFINITE), sizeJson(30)]).toEqual([null, 30]);
+    expect([batchSize(INFINITE, { onlineBatchSize: 50 }), batchSize(30, { onlineBatchSize: 50 })]).toEqual([50, 30]);
   });
 });
 

@@ -15,6 +15,7 @@ const config = fixtureExperiment();
 config.profiles.big = { extends: 'base', description: 'steps large enough for two threads', data: { features: 1000 } };
 config.profiles.ref = { extends: 'base', description: 'reference engine', training: { engine: 'reference' } };
 config.profiles.tf = { extends: 'base', description: 'TF.js engine', training: { engine: 'tfjs' } };
+config.profiles['big-ref'] = { extends: 'big', description: 'large steps on an engine of one thread', training: { engine: 'reference' } };
 const file = join(dir, 'experiment.json');
 writeFileSync(file, JSON.stringify(config));
 const projects = buildGraph(ROOT, file);
@@ -91,10 +92,23 @@ describe('buildGraph', () => {
         for (const f of fileInputs(t as { inputs: unknown[] })) if (!f.includes('*') && !f.startsWith('{projectRoot}')) expect(existsSync(join(ROOT, f)), f).toBe(true);
   });
 
-  it('never runs a run that takes the whole machine beside another task', () => {
+  it('never runs a run that takes the whole machine beside another task: a threaded engine, with a step large enough to pay for its workers', () => {
+    // n = 100: T = 1000 is 100,000 pairs per step, below the 131,072 where a second thread pays.
     expect(target('base-run-T1000-m2-s0', 'train').parallelism).toBe(true);
     expect(target('big-run-T1000-m2-s0', 'train').parallelism).toBe(false);
     expect(target('big-run-T30-m2-s0', 'train').parallelism).toBe(true);
+    // T = infinity: a batch of onlineBatchSize (50) points, whatever n.
+    expect(target('big-run-Tinf-m2-s0', 'train').parallelism).toBe(true);
+    // The reference engine uses one thread however large the step.
+    expect(target('big-ref-run-T1000-m2-s0', 'train').parallelism).toBe(true);
+  });
+
+  it('rejects a training.engine that names no registered engine, naming the file and field', () => {
+    const bad = fixtureExperiment();
+    bad.profiles.base.runOverrides.push({ T: 30, training: { engine: 'gpu' } });
+    const badFile = join(dir, 'bad-engine.json');
+    writeFileSync(badFile, JSON.stringify(bad));
+    expect(() => buildGraph(ROOT, badFile)).toThrow(/bad-engine\.json: profiles\.base\.runOverrides\.1\.training\.engine: expected one of fast, reference, tfjs, found "gpu"/);
   });
 
   it('writes the gallery after every figure of the profile, uncached (its manifest records the commit)', () => {
@@ -112,5 +126,32 @@ describe('buildGraph', () => {
   it('renders a figure after the geometry of exactly its runs', () => {
     const deps = target('base-figure-small-datasets', 'render').dependsOn as { projects: string[]; target: string }[];
     expect(deps).toEqual([{ projects: ['base-run-T3-m2-s0', 'base-run-T5-m2-s0', 'base-run-T30-m2-s0'], target: 'geometry' }]);
+  });
+
+  it("keys a render on the shared parts (figures/_shared/) its spec puts in, and on no other, so an edit to a part reruns exactly the figures that use it", () => {
+    const figs = fixtureExperiment();
+    figs.profiles.base.figures = ['small-datasets', 'double-descent', 'norms', 'weight-decay', 'training-steps'];
+    figs.profiles.base.sweeps = {
+      'weight-decay': { description: 'weight-decay', datasetSizes: [3, 30], hiddenDims: [4], vary: { field: 'weightDecay', values: [0, 0.1] } },
+      'training-steps': { description: 'training-steps', datasetSizes: [3, 30], hiddenDims: [4], vary: { field: 'steps', values: [500, 1000] } },
+    };
+    const figsFile = join(dir, 'figures-experiment.json');
+    writeFileSync(figsFile, JSON.stringify(figs));
+    const graph = Object.fromEntries(Object.values(buildGraph(ROOT, figsFile)).map((p) => [p.name, p]));
+    const parts = (figure: string) => {
+      const inputs = fileInputs(graph[`base-figure-${figure}`].targets.render as { inputs: unknown[] });
+      expect(inputs, figure).toContain(`figures/${figure}/**/*`);
+      return inputs.filter((f) => f.startsWith('figures/') && !f.startsWith(`figures/${figure}/`) && f !== 'figures/theme.json');
+    };
+    const part = (name: string) => `figures/_shared/${name}.vl.json`;
+    expect(parts('small-datasets')).toEqual([]);
+    expect(parts('weight-decay')).toEqual(['loss-reference', 'sweep-bump', 't-axis'].map(part));
+    expect(parts('training-steps')).toEqual(parts('weight-decay'));
+    const users = (p: string) => ['small-datasets', 'double-descent', 'norms', 'weight-decay', 'training-steps'].filter((f) => parts(f).includes(part(p)));
+    expect(users('vector-strip')).toEqual(['double-descent', 'norms']);
+    expect(users('regime-bands')).toEqual(['double-descent']);
+    expect(users('line-end-label')).toEqual(['norms']);
+    expect(users('t-axis')).toEqual(['double-descent', 'norms', 'weight-decay', 'training-steps']);
+    expect(users('sweep-bump')).toEqual(['weight-decay', 'training-steps']);
   });
 });

@@ -36,21 +36,32 @@ const figures: Record<string, FigureFile> = {
   'every-m': { title: 'T x m', description: 'runs of every m', sweep: 'main', m: 'all', sizes: [2000], tables: ['runs'] },
 };
 
-/** A run's geometry, with values that say which run they come from (its index in the plan). */
+/** A run's geometry, with values that say which run they come from (its index in the plan); complete, as its contracts (pipeline/contracts/) want. */
 function geometryOf(r: RunPlan) {
   const i = plan.runs.indexOf(r);
+  const stats = { normW: i, normB: 0, maxFeatureDimensionality: 0.2, featuresLearned: 0, meanExampleDimensionality: 0.5 };
   return {
     features: [0, 1, 2].map((f) => ({ feature: f, x: i + 1, y: f, norm: 1, dimensionality: 0.1 * f })),
     examples: [0, 1].map((t) => ({ example: t, x: -(i + 1), y: t, norm: 2, dimensionality: 0.5 })),
-    summary: { run: r.id, T: r.T === 'infinity' ? null : r.T, testLoss: 1 + i / 100, normW: i },
+    summary: {
+      run: r.id, T: r.T === 'infinity' ? null : r.T, m: r.m, datasetSeed: r.datasetSeed, n: 3, sparsity: 0.5, engine: 'reference 1',
+      testLoss: 1 + i / 100, finalTrainLoss: 1, ...stats, examplesInTable: 2, examples: 2,
+    },
+    stats,
   };
 }
 
 /** A run's moments.json: two snapshots, a summary row and two vectors each. */
-const momentsOf = (r: RunPlan) => ({
-  summary: [0, 1].map((snapshot) => ({ snapshot, step: snapshot * 10, testLoss: 1 - snapshot / 10, run: 'overwritten' })),
-  vectors: [0, 1].flatMap((snapshot) => [{ snapshot, kind: 'feature', x: snapshot, y: r.datasetSeed }, { snapshot, kind: 'example', x: -snapshot, y: r.datasetSeed }]),
-});
+const momentsOf = (r: RunPlan) => {
+  const at = (snapshot: number) => ({ snapshot, step: snapshot * 10, progress: snapshot });
+  return {
+    summary: [0, 1].map((snapshot) => ({ ...at(snapshot), ...geometryOf(r).stats, testLoss: 1 - snapshot / 10, trainLoss: 1 })),
+    vectors: [0, 1].flatMap((snapshot) => [
+      { feature: 0, x: snapshot, y: r.datasetSeed, norm: 1, dimensionality: 0.1, ...at(snapshot), kind: 'feature' },
+      { example: 0, x: -snapshot, y: r.datasetSeed, norm: 1, dimensionality: 0.5, ...at(snapshot), kind: 'example' },
+    ]),
+  };
+};
 
 const write = (file: string, value: unknown) => {
   mkdirSync(join(file, '..'), { recursive: true });
