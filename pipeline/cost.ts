@@ -1,19 +1,13 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from './config/load.ts';
-import { figureRuns, planFigure } from './config/figures.ts';
-import { planProfile, type RunPlan } from './config/plan.ts';
+import type { RunPlan } from './config/plan.ts';
 import { batchSize } from './config/size.ts';
 import { readContract } from './contracts/read.ts';
 import { Timing } from './contracts/timing.ts';
-import { isMain } from './entry.ts';
 
 /**
- *   npm run cost [-- <profile>]
- * What a profile's figures cost: for each figure its runs, the (point, feature) pairs their training
- * touches (batch x n x steps x inits: one full-batch step touches every pair, the output layer being
- * dense), and the training seconds recorded in the runs' timing.json where they are built. A run that
- * two figures share counts in both rows and once in the total.
+ * What runs cost (`npm run cost`, commands/cost.ts; the shard split, scale/shards.ts): the (point, feature)
+ * pairs a run's training touches (batch x n x steps x inits: one full-batch step touches every pair, the
+ * output layer being dense), and the training seconds recorded in its timing.json where it is built.
  */
 
 /** Pairs one run's training touches: every init, every step, the whole batch against every feature. */
@@ -28,7 +22,8 @@ export function runSeconds(r: RunPlan): number | null {
   return readContract(r.files.timing, Timing).wallTimeSeconds;
 }
 
-export interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number }
+/** A row of the cost table: a figure's runs (or all the profile's), their pairs and the training seconds of those built. */
+interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number }
 
 export function costOf(name: string, runs: RunPlan[]): CostRow {
   const secs = runs.map(runSeconds);
@@ -46,20 +41,3 @@ export function formatCost(rows: CostRow[], total: CostRow): string {
   };
   return ['| figure | runs | pairs | training seconds |', '|---|---:|---:|---:|', ...rows.map((r) => line(r)), line(total, true)].join('\n');
 }
-
-function main(argv: string[]): number {
-  try {
-    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
-    const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
-    const plan = planProfile(name, profile);
-    const figures = profile.figures.map((f) => planFigure(plan, f));
-    const used = figureRuns(plan, figures);
-    process.stdout.write(`profile ${name}: ${used.length} runs for ${figures.length} figures (seconds: this machine's timing.json of each built run)\n`);
-    process.stdout.write(formatCost(figures.map((f) => costOf(f.name, f.runs)), costOf('all figures (each run once)', used)) + '\n');
-    return 0;
-  } catch (e) {
-    return exitOnUserError(e);
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

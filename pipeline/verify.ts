@@ -1,21 +1,16 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from './config/load.ts';
-import { MAIN_SWEEP, planProfile, type ProfilePlan, type RunPlan } from './config/plan.ts';
+import { MAIN_SWEEP, type ProfilePlan, type RunPlan } from './config/plan.ts';
 import type { Profile } from './config/schema.ts';
-import { FormatError } from './format/error.ts';
 import { findRegimes, learnedFeatures, type RunDimensionalities } from './geometry/regimes.ts';
 import { LEARNED } from './geometry/learned.ts';
 import { readContract } from './contracts/read.ts';
 import { Summary as SummaryFile } from './contracts/summary.ts';
 import { Features } from './contracts/features.ts';
 import { Examples } from './contracts/examples.ts';
-import { isMain } from './entry.ts';
 
 /**
- *   npm run verify [-- <profile>]
- * Checks the paper's claims, with numbers, on a built profile's tables (data/<profile>/runs/*\/geometry):
- * prints a table (claim, measured, expected, pass) and exits 1 when a claim fails, 2 when the tables
- * are missing. Claims about runs the profile does not have (another m, a sweep) are listed as not checked.
+ * The paper's claims, checked with numbers on a built profile's tables (data/<profile>/runs/*\/geometry),
+ * for `npm run verify` (commands/verify.ts): each claim with what was measured, what was expected, and
+ * whether it passes. Claims about runs the profile does not have (another m, a sweep) are not checked.
  */
 
 /** What the claims read of a run's summary.json (contracts/summary.ts). */
@@ -149,7 +144,7 @@ export function stepsClaim(runs: SweepRun[], m: number): Claim {
 }
 
 /** Max feature dimensionality from which a sparsity's features count as learned, in the sparsity claim. */
-export const FEATURES_FROM = 0.2;
+const FEATURES_FROM = 0.2;
 
 /**
  * The rule of thumb: features are learned once each is seen about 10 times, T(1 − S) ≈ 10, whatever S.
@@ -226,31 +221,3 @@ export function formatClaims(claims: Claim[]): string {
   const rows = claims.map((c) => `| ${c.claim} | ${c.measured} | ${c.expected} | ${c.pass === null ? 'not checked' : c.pass ? 'pass' : 'FAIL'} |`);
   return ['| claim | measured | expected | pass |', '|---|---|---|---|', ...rows].join('\n');
 }
-
-function main(argv: string[]): number {
-  try {
-    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
-    const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
-    const plan = planProfile(name, profile);
-    const claims: Claim[] = [];
-    for (const m of profile.model.hiddenDims) {
-      const runs = plan.sweeps[MAIN_SWEEP].filter((r) => r.m === m);
-      process.stdout.write(`profile ${name}, m = ${m}: ${runs.length} runs\n`);
-      claims.push(...checkClaims(readRunTables(runs)));
-    }
-    claims.push(...sweepClaims(plan, profile, readSweepRun));
-    process.stdout.write(formatClaims(claims) + '\n');
-    const failed = claims.filter((c) => c.pass === false).length;
-    const unchecked = claims.filter((c) => c.pass === null).length;
-    process.stdout.write(`${claims.length - failed - unchecked} passed, ${failed} failed, ${unchecked} not checked\n`);
-    return failed ? 1 : 0;
-  } catch (e) {
-    if (e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}${e instanceof FormatError ? '; build the profile first (npm run build -- <profile>)' : ''}\n`);
-      return 2;
-    }
-    throw e;
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

@@ -19,11 +19,11 @@ export const projectNames = {
   build: (profile: string) => profile,
 };
 
-/** The code the tasks run: every stage through one entry (which loads pipeline/stages/<stage>.ts only), and the gallery. */
+/** The code the tasks run: every stage through one command, the stage runner (which loads pipeline/stages/<stage>.ts only), and the gallery's command. */
 export const taskCode = {
-  cli: 'pipeline/cli.ts',
+  runner: 'pipeline/commands/stage.ts',
   stage: (stage: string) => `pipeline/stages/${stage}.ts`,
-  gallery: 'pipeline/publish/gallery.ts',
+  gallery: 'pipeline/commands/gallery.ts',
 };
 
 /** A data set (a training set, or the test set) of a profile. */

@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { readJson } from '../format/json.ts';
-import { FormatError } from '../format/error.ts';
+import { readJson } from '../files/json.ts';
+import { FormatError } from '../files/error.ts';
 import { ExperimentFile, Profile, TrainingConfig, warmupProblem } from './schema.ts';
 import { MAIN_SWEEP, expandGrids, overrideMatches, type GridRun } from './plan.ts';
 import { isInfinite } from './size.ts';
+import { UserError } from '../errors.ts';
 
-export class ConfigError extends Error {
+/** A configuration (experiment.json, a figure's files, a flag) that is not what it should be; the message names the file and field, or the flag. */
+export class ConfigError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
@@ -14,18 +16,6 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_CONFIG_FILE = 'experiment.json';
-
-/**
- * How a command ends on bad input: a ConfigError or FormatError is printed as `error: <message>` (then
- * `more`, e.g. a usage line) and gives exit status 2; anything else is a bug and is thrown on.
- */
-export function exitOnUserError(e: unknown, more = ''): number {
-  if (e instanceof ConfigError || e instanceof FormatError) {
-    process.stderr.write(`error: ${e.message}\n${more}`);
-    return 2;
-  }
-  throw e;
-}
 
 /** A configuration file (experiment.json, a figure's files, the theme) as JSON; unreadable is a ConfigError. */
 export function readConfigJson(file: string, shownAs = file): unknown {
@@ -72,7 +62,7 @@ function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-export interface Experiment {
+interface Experiment {
   file: string;
   defaultProfile: string;
   profileNames: string[];

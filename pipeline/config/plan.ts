@@ -70,14 +70,14 @@ export interface ProfilePlan {
 export const MAIN_SWEEP = 'main';
 
 type RunKey = { T: DatasetSize; m: number; datasetSeed: number };
-export const runId = (r: RunKey) => `T${sizeId(r.T)}-m${r.m}-s${r.datasetSeed}`;
+const runId = (r: RunKey) => `T${sizeId(r.T)}-m${r.m}-s${r.datasetSeed}`;
 
 /** Whether a run override applies to a run: the same T, m and seed, where it names them. */
 export const overrideMatches = (o: RunOverride, r: RunKey) =>
   (o.T === undefined || o.T === r.T) && (o.m === undefined || o.m === r.m) && (o.datasetSeed === undefined || o.datasetSeed === r.datasetSeed);
 
 /** A run's training settings: the profile's, then each run override that matches it, in order. */
-export function runTraining(p: Profile, r: RunKey): TrainingConfig {
+function runTraining(p: Profile, r: RunKey): TrainingConfig {
   return p.runOverrides.filter((o) => overrideMatches(o, r)).reduce<TrainingConfig>((t, o) => ({ ...t, ...o.training }), p.training);
 }
 

@@ -11,7 +11,7 @@ const int = (min: number, what = `an integer >= ${min}`) => z.number({ error: `e
 const prob = (what: string) => z.number({ error: `expected ${what}` }).min(0, { error: `expected ${what}` }).lt(1, { error: `expected ${what}` });
 const positive = (what = 'a number > 0') => z.number({ error: `expected ${what}` }).gt(0, { error: `expected ${what}` });
 
-export const DataConfig = z.strictObject({
+const DataConfig = z.strictObject({
   features: int(1, 'a positive integer (n, the number of features)'),
   sparsity: prob('a probability S in [0, 1)'),
   emptyPoint: z.literal('redraw', { error: 'expected "redraw" (a point with no active feature is drawn again)' }),
@@ -20,7 +20,7 @@ export const DataConfig = z.strictObject({
   testSeed: int(0),
 });
 
-export const ModelConfig = z.strictObject({
+const ModelConfig = z.strictObject({
   hiddenDims: z.array(int(1, 'an integer m in 1..64').max(64, { error: 'expected an integer m in 1..64' })).min(1, { error: 'expected at least one m' }),
   init: z.literal('xavier-normal', { error: 'expected "xavier-normal"' }),
   biasInit: z.literal('zeros', { error: 'expected "zeros"' }),
@@ -60,12 +60,12 @@ export const RunOverride = z.strictObject({
 });
 export type RunOverride = z.infer<typeof RunOverride>;
 
-export const GeometryConfig = z.strictObject({
+const GeometryConfig = z.strictObject({
   maxExamplesPerRun: int(1, 'a positive integer (training examples kept in the geometry tables)'),
 });
 
 /** How runs execute; nothing here changes a result, so none of it enters a cache key. */
-export const ExecutionConfig = z.strictObject({
+const ExecutionConfig = z.strictObject({
   checkpointEverySteps: int(1, 'a positive integer (steps between checkpoints of a training run)'),
   workers: int(1, 'a positive integer (threads per training run for engines that use them)').max(64, { error: 'expected at most 64 workers' }),
   /**
@@ -77,7 +77,7 @@ export const ExecutionConfig = z.strictObject({
 });
 
 /** The training settings a sweep may vary: one value per run of the grid. */
-export const SweptTrainingField = z.enum(['weightDecay', 'steps', 'peakLearningRate', 'initsPerRun'], {
+const SweptTrainingField = z.enum(['weightDecay', 'steps', 'peakLearningRate', 'initsPerRun'], {
   error: 'expected one of weightDecay, steps, peakLearningRate, initsPerRun',
 });
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * {kind, meta, arrays: [{name, dtype, length}]}; what a kind puts in `meta` and which arrays it holds is
  * that kind's contract (points.ts, weights.ts, snapshots.ts, checkpoint.ts), made with `kindHeader`.
  */
-export const DTYPES = ['f32', 'f64', 'u32', 'i32'] as const;
+const DTYPES = ['f32', 'f64', 'u32', 'i32'] as const;
 export const DType = z.enum(DTYPES);
 export type DType = z.infer<typeof DType>;
 
@@ -25,7 +25,7 @@ export const ContainerHeader = z.strictObject({
 export type ContainerHeader = z.infer<typeof ContainerHeader>;
 
 /** The arrays of a kind, in the order written: each name with its dtype, and whether every file has it. */
-export type ArraysOf = readonly { name: string; dtype: DType; optional?: boolean }[];
+type ArraysOf = readonly { name: string; dtype: DType; optional?: boolean }[];
 
 /**
  * The header of one kind: that kind, its meta, and exactly its arrays (names and dtypes, in order; an

@@ -7,10 +7,10 @@ import { FIGURE_FILE_KINDS, type FigureFileKind } from '../config/layout.ts';
  * never cached); read by `npm run figures:diff` (the profile) and the figure tests.
  */
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a SHA-256 (64 hex digits)' });
-export const ManifestFile = z.strictObject({ file: z.string(), sha256: Sha256 });
-export type ManifestFile = z.infer<typeof ManifestFile>;
+const ManifestFile = z.strictObject({ file: z.string(), sha256: Sha256 });
+type ManifestFile = z.infer<typeof ManifestFile>;
 
-export const ManifestFigure = z.strictObject({
+const ManifestFigure = z.strictObject({
   name: z.string(),
   title: z.string(),
   specHash: z.string().nullable(),
@@ -21,7 +21,7 @@ export const ManifestFigure = z.strictObject({
   /** The slider's frames, for a figure that has them. */
   frames: z.array(ManifestFile).optional(),
 });
-export type ManifestFigure = z.infer<typeof ManifestFigure>;
+type ManifestFigure = z.infer<typeof ManifestFigure>;
 
 export const Manifest = z.looseObject({
   profile: z.string().min(1),

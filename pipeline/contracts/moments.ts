@@ -10,12 +10,12 @@ import { ExampleRow } from './examples.ts';
  */
 
 /** Which snapshot, its step (the weights before that step's update), and step / steps. */
-export const MomentAt = z.strictObject({
+const MomentAt = z.strictObject({
   snapshot: z.number().int().min(0),
   step: z.number().int().min(0),
   progress: z.number().min(0).max(1),
 });
-export type MomentAt = z.infer<typeof MomentAt>;
+type MomentAt = z.infer<typeof MomentAt>;
 
 /** One row per snapshot: its geometry and losses (trainLoss null for T = infinity, which has no training set). */
 export const MomentSummary = z.strictObject({

@@ -8,8 +8,8 @@ import { z } from 'zod';
  */
 
 /** A run the figure draws: its id, its folder, and the hash of its spec. */
-export const ProvenanceRun = z.strictObject({ run: z.string(), dir: z.string(), spec: z.string() });
-export type ProvenanceRun = z.infer<typeof ProvenanceRun>;
+const ProvenanceRun = z.strictObject({ run: z.string(), dir: z.string(), spec: z.string() });
+type ProvenanceRun = z.infer<typeof ProvenanceRun>;
 
 /** A frame of the figure's slider (figure.json `frames`): its file (relative to dist/<profile>/), the value of `by` it draws, its caption. */
 export const ProvenanceFrame = z.strictObject({ file: z.string(), value: z.unknown(), label: z.unknown() });

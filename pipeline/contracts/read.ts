@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { FormatError } from '../format/error.ts';
-import { readJson } from '../format/json.ts';
+import { FormatError } from '../files/error.ts';
+import { readJson } from '../files/json.ts';
 
 /**
  * Reading a file the pipeline wrote as what its contract says it is. A mismatch is a FormatError naming
@@ -65,7 +65,7 @@ export function parseContract<S extends z.ZodType>(file: string, schema: S, valu
   return r.data;
 }
 
-/** Reads a JSON file the pipeline wrote (through the one JSON reader, format/json.ts) as its contract says it is. */
+/** Reads a JSON file the pipeline wrote (through the one JSON reader, files/json.ts) as its contract says it is. */
 export function readContract<S extends z.ZodType>(file: string, schema: S): z.output<S> {
   return parseContract(file, schema, readJson(file));
 }

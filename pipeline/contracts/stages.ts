@@ -33,7 +33,7 @@ const KERNEL_WASM = '*.wasm';
 
 type FigureOutputs = ReturnType<typeof figureOutputs>;
 
-export interface StageFiles<Files> {
+interface StageFiles<Files> {
   /** The files and folders it writes, from the layout of its data set, run or figure. */
   writes: (files: Files) => string[];
   /** What it reads of its dependencies' outputs, by name under theirs. */

@@ -37,24 +37,24 @@ export const VectorKind = z.enum(['feature', 'example']);
 export type VectorKind = z.infer<typeof VectorKind>;
 
 /** A run's summary.json (its T, m, seed, sparsity and repeats replaced by the run's fields). */
-export const RunsRow = z.strictObject({ ...Summary.shape, ...RunFields.shape });
-export type RunsRow = z.infer<typeof RunsRow>;
-export const FeaturesRow = z.strictObject({ ...FeatureRow.shape, ...RunFields.shape });
-export type FeaturesRow = z.infer<typeof FeaturesRow>;
-export const ExamplesRow = z.strictObject({ ...ExampleRow.shape, ...RunFields.shape });
-export type ExamplesRow = z.infer<typeof ExamplesRow>;
-export const VectorsRow = z.discriminatedUnion('kind', [
+const RunsRow = z.strictObject({ ...Summary.shape, ...RunFields.shape });
+type RunsRow = z.infer<typeof RunsRow>;
+const FeaturesRow = z.strictObject({ ...FeatureRow.shape, ...RunFields.shape });
+type FeaturesRow = z.infer<typeof FeaturesRow>;
+const ExamplesRow = z.strictObject({ ...ExampleRow.shape, ...RunFields.shape });
+type ExamplesRow = z.infer<typeof ExamplesRow>;
+const VectorsRow = z.discriminatedUnion('kind', [
   z.strictObject({ ...FeatureRow.shape, kind: z.literal('feature'), ...RunFields.shape }),
   z.strictObject({ ...ExampleRow.shape, kind: z.literal('example'), ...RunFields.shape }),
 ]);
-export type VectorsRow = z.infer<typeof VectorsRow>;
-export const MomentsRow = z.strictObject({ ...MomentSummary.shape, ...RunFields.shape });
-export type MomentsRow = z.infer<typeof MomentsRow>;
-export const MomentVectorsRow = z.discriminatedUnion('kind', [
+type VectorsRow = z.infer<typeof VectorsRow>;
+const MomentsRow = z.strictObject({ ...MomentSummary.shape, ...RunFields.shape });
+type MomentsRow = z.infer<typeof MomentsRow>;
+const MomentVectorsRow = z.discriminatedUnion('kind', [
   z.strictObject({ ...MomentVector.options[0].shape, ...RunFields.shape }),
   z.strictObject({ ...MomentVector.options[1].shape, ...RunFields.shape }),
 ]);
-export type MomentVectorsRow = z.infer<typeof MomentVectorsRow>;
+type MomentVectorsRow = z.infer<typeof MomentVectorsRow>;
 
 /** A regime of T as measured (geometry/regimes.ts), as a band on the Tx axis. */
 export const RegimeRow = z.strictObject({

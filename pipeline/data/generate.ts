@@ -1,7 +1,7 @@
 import { Rng } from '../prng/rng.ts';
 import type { SparsePoints } from './points.ts';
 
-export interface PointDistribution {
+interface PointDistribution {
   n: number; // number of features
   sparsity: number; // S: probability that a feature is zero
 }

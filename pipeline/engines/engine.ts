@@ -53,7 +53,7 @@ export interface Engine {
 }
 
 /** Below this many (point, feature) pairs per step, one thread is faster than waking others. */
-export const PARALLEL_MIN_PAIRS = 1 << 17;
+const PARALLEL_MIN_PAIRS = 1 << 17;
 
 /** Threads a threaded engine uses for one step of `pairsPerStep` pairs when it may use `workers`. */
 export const threadsForStep = (workers: number, pairsPerStep: number): number => (pairsPerStep >= PARALLEL_MIN_PAIRS ? workers : 1);

@@ -2,7 +2,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadsForStep, type Engine } from './engine.ts';
 
 /** What a module that implements an engine exports. */
-export interface EngineModule {
+interface EngineModule {
   createEngine(workers: number): Promise<Engine>;
 }
 
@@ -34,7 +34,7 @@ export const ENGINES: Record<'fast' | 'reference' | 'tfjs', EngineEntry> = {
 export type EngineName = keyof typeof ENGINES;
 export const ENGINE_NAMES = Object.keys(ENGINES) as [EngineName, ...EngineName[]];
 
-export const isEngineName = (name: string): name is EngineName => Object.hasOwn(ENGINES, name);
+const isEngineName = (name: string): name is EngineName => Object.hasOwn(ENGINES, name);
 
 /** Engine `name` as a registered one; an unknown name (a config the loader has not checked against ENGINE_NAMES) is an error. */
 export function engineName(name: string): EngineName {

@@ -20,7 +20,7 @@ import type { Params } from '../model/toy-model.ts';
  * float64 reference engine only to float32 rounding.
  */
 
-export type Tfjs = typeof TF;
+type Tfjs = typeof TF;
 
 export interface LoadedTfjs {
   tf: Tfjs;
@@ -99,7 +99,7 @@ async function chooseBackend(): Promise<LoadedTfjs> {
  * A batch of at most `maxCachedElements` elements stays on the backend while the same
  * SparsePoints object is passed again (full-batch training); a larger one is rebuilt each call.
  */
-export interface TfjsEngineOptions {
+interface TfjsEngineOptions {
   maxChunkElements?: number;
   maxCachedElements?: number;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.ts';
-import { FormatError } from './error.ts';
+import { writeFileAtomic } from '../files/atomic.ts';
+import { FormatError } from '../files/error.ts';
 import type { z } from 'zod';
 import { ContainerHeader, type ArrayEntry, type DType } from '../contracts/container.ts';
 import { describeIssues } from '../contracts/read.ts';
@@ -18,12 +18,12 @@ import { describeIssues } from '../contracts/read.ts';
  *   last 32 bytes SHA-256 of everything before them
  */
 export const MAGIC = 'SMDDBIN\0';
-export const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 1;
 
-export type TypedArray = Float32Array | Float64Array | Uint32Array | Int32Array;
-export type Meta = Record<string, unknown>;
+type TypedArray = Float32Array | Float64Array | Uint32Array | Int32Array;
+type Meta = Record<string, unknown>;
 
-export interface Container {
+interface Container {
   kind: string;
   meta: Meta;
   arrays: Record<string, TypedArray>;

@@ -1,5 +1,5 @@
 import { readKind, writeContainer } from './container.ts';
-import { FormatError } from './error.ts';
+import { FormatError } from '../files/error.ts';
 import type { Params } from '../model/toy-model.ts';
 import { SNAPSHOTS_KIND, SNAPSHOTS_LAYOUT, SnapshotsHeader, type SnapshotsMeta } from '../contracts/snapshots.ts';
 

@@ -1,12 +1,12 @@
 import { readKind, writeContainer } from './container.ts';
-import { FormatError } from './error.ts';
+import { FormatError } from '../files/error.ts';
 import type { SparsePoints } from '../data/points.ts';
 import { PointsHeader, SPARSE_KIND, type PointsMeta } from '../contracts/points.ts';
 
 export { SPARSE_KIND };
 
 /** What the writer labels the points with: the PRNG stream that made them, and anything else (the data stage: the data set's spec). */
-export interface SparsePointsMeta {
+interface SparsePointsMeta {
   label: string; // the PRNG stream that made them
   [key: string]: unknown;
 }

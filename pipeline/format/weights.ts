@@ -1,5 +1,5 @@
 import { readKind, writeContainer } from './container.ts';
-import { FormatError } from './error.ts';
+import { FormatError } from '../files/error.ts';
 import type { Params } from '../model/toy-model.ts';
 import { WEIGHTS_KIND, WEIGHTS_LAYOUT, WeightsHeader, type WeightsMeta } from '../contracts/weights.ts';
 

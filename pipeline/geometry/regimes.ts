@@ -1,4 +1,5 @@
 import { LEARNED } from './learned.ts';
+import { lowerMedian } from './median.ts';
 
 /**
  * The paper's three regimes, read from measured data, never set by hand:
@@ -17,17 +18,15 @@ export interface RunDimensionalities {
   exampleDimensionality: number[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
 export const memorised = (r: RunDimensionalities) =>
-  r.T !== 'infinity' && Math.abs(median(r.exampleDimensionality) - r.m / r.T) <= 0.25 * (r.m / r.T);
+  r.T !== 'infinity' && Math.abs(lowerMedian(r.exampleDimensionality) - r.m / r.T) <= 0.25 * (r.m / r.T);
 
 /** The dimensionalities of a run's learned features (above LEARNED). */
 export const learnedFeatures = (r: RunDimensionalities) => r.featureDimensionality.filter((d) => d > LEARNED);
 /** Whether a run learns the features: about five (4 to 6) of them above LEARNED. (summary.json's `featuresLearned` is how many there are.) */
-export const learnsFeatures = (r: RunDimensionalities) => learnedFeatures(r).length >= 4 && learnedFeatures(r).length <= 6;
+const learnsFeatures = (r: RunDimensionalities) => learnedFeatures(r).length >= 4 && learnedFeatures(r).length <= 6;
 
-export interface Regimes {
+interface Regimes {
   /** The sizes in order, ∞ last. */
   sizes: (number | 'infinity')[];
   /** The largest T up to which every size (from the smallest) is memorised; 0 when the smallest is not. */

@@ -5,6 +5,7 @@ import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 import { SessionMemory } from './session-memory.ts';
 import { ThreadPool, type ChunkCall } from './thread-pool.ts';
+import { UserError } from '../errors.ts';
 
 /**
  * The fast engine: the fused kernel of assembly/kernel.ts (WebAssembly SIMD, float32) on
@@ -16,7 +17,7 @@ import { ThreadPool, type ChunkCall } from './thread-pool.ts';
  * the buffers are summed in chunk order. So the bits are the same for 1, 2 or 8 threads.
  */
 export const KERNEL_WASM = fileURLToPath(new URL('./build/kernel.wasm', import.meta.url));
-export const MAX_CHUNKS = 16;
+const MAX_CHUNKS = 16;
 const POINTS_PER_CHUNK = 8;
 
 export const chunkCount = (T: number) => Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(T / POINTS_PER_CHUNK)));
@@ -31,7 +32,7 @@ interface Kernel {
   adamw(P: number, G: number, M: number, V: number, from: number, to: number, lr: number, decay: number, b1: number, b2: number, c1: number, c2: number, eps: number): void;
 }
 
-export class KernelNotBuiltError extends Error {
+class KernelNotBuiltError extends UserError {
   constructor() {
     super(`${KERNEL_WASM} is missing: build it with \`npm run build:kernel\` (the Nx build does it for you)`);
     this.name = 'KernelNotBuiltError';

@@ -5,7 +5,7 @@ const BASE = PAGE; // below: the kernel module's own static data
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
 /** Where the loaded points' CSR arrays lie (byte offsets). */
-export interface PointsAt {
+interface PointsAt {
   rowPtr: number;
   col: number;
   val: number;

@@ -9,12 +9,12 @@ import { dirname, extname, join, posix, relative } from 'node:path';
  * `new URL('./file', import.meta.url)` (a worker, a config file), and the npm packages
  * those files import (statically, by a literal dynamic `import('pkg')`, or by
  * `require.resolve('pkg/...')`). Type-only imports load nothing and are skipped. A dynamic
- * `import()` of a project file is a choice made at run time (cli.ts picks the stage, the
- * engine registry the engine), so it is not followed: the task graph names the chosen module
- * as an entry instead. Comments are not stripped: an import in a comment counts, which can
- * only make a task rerun, never miss a change.
+ * `import()` of a project file is a choice made at run time (the stage runner,
+ * commands/stage.ts, picks the stage; the engine registry the engine), so it is not
+ * followed: the task graph names the chosen module as an entry instead. Comments are not
+ * stripped: an import in a comment counts, which can only make a task rerun, never miss a change.
  */
-export interface CodeInputs {
+interface CodeInputs {
   files: string[]; // workspace-relative, '/'-separated, sorted
   packages: string[]; // npm package names, sorted
 }

@@ -26,18 +26,18 @@ import { figureParts } from '../render/spec.ts';
 type Target = Record<string, unknown>;
 type Project = { name: string; tags: string[]; targets: Record<string, Target> };
 
-const CLI = taskCode.cli;
+const RUNNER = taskCode.runner;
 
 /** Stages run as `node --import tsx`: in one process, half a second sooner than tsx's CLI, which starts a second node. */
 const TSX = 'node --import tsx';
 const command = (stage: string, profile: string, id: string, spec: unknown, codeHash?: string) => ({
-  command: `${TSX} ${CLI} ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}${codeHash ? ` --code-hash ${codeHash}` : ''}`,
+  command: `${TSX} ${RUNNER} ${stage} --profile ${profile} --id ${id} --spec-hash ${specHash(spec)}${codeHash ? ` --code-hash ${codeHash}` : ''}`,
   cwd: '{workspaceRoot}',
 });
 
 /** The code a stage loads: as Nx inputs (its files and packages, and tsx, which runs every stage), and its hash. */
 function codeOf(root: string, stage: string, extraEntries: string[] = []): { inputs: unknown[]; hash: string } {
-  const code = codeInputs(root, [CLI, taskCode.stage(stage), ...extraEntries]);
+  const code = codeInputs(root, [RUNNER, taskCode.stage(stage), ...extraEntries]);
   const inputs = [...code.files.map((f) => `{workspaceRoot}/${f}`), { externalDependencies: [...new Set(['tsx', ...code.packages])].sort() }];
   return { inputs, hash: codeHash(root, code) };
 }

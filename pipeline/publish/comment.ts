@@ -1,33 +1,29 @@
-import { copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { FormatError } from '../format/error.ts';
-import { readJson } from '../format/json.ts';
+import { FormatError } from '../files/error.ts';
+import { readJson } from '../files/json.ts';
 import { FIGURE_FILE_KINDS, type FigureFileKind } from '../config/layout.ts';
-import { isMain } from '../entry.ts';
+import { UserError } from '../errors.ts';
 import { DIFF_JSON, DIFF_JSON_FORMAT, IMAGE_KINDS, IMAGES, STATUSES, isPngHeader, percent, reportImage, type DiffJson, type DiffJsonFigure, type ImageKind, type Status } from './diff.ts';
 import { escapeHtml, groupDigits } from './shared.ts';
 
 /**
- *   npm run figures:comment -- <report> [--stage DIR --prefix P] [--image-base URL] [--note TEXT] [--run-url URL] [--out FILE]
- *   npm run figures:comment -- --profile NAME --note TEXT [--run-url URL] [--out FILE]     (nothing was compared)
- *   npm run figures:comment -- <report> --pr                                               (checks pr.json)
- *
- * Reads a report folder written by figures:diff (diff.json and images/). In CI that folder is the artifact
+ * The pull request's figures comment, from a report folder written by figures:diff (diff.json and
+ * images/), for `npm run figures:comment` (commands/figures-comment.ts). In CI that folder is the artifact
  * of a pull request's run, which a fork controls: diff.json is validated strictly (figure names, statuses,
  * only the image names figures:diff writes, each a PNG) and everything shown is escaped.
- *  - --stage DIR --prefix P copies the images the comment shows into DIR/P/ (P like pr-12/<head sha>): the
- *    layout of the images branch. Alone, it only stages, and lists the staged files on stdout.
- *  - Otherwise (or with --image-base) it writes the Markdown of the pull request's one figures comment to
- *    FILE or stdout: a hidden marker line `<!-- figures-diff:<profile> -->` (how the next push finds the
- *    comment to update), then per changed, added or removed figure its images inline from
- *    URL/P/<file>, then the unchanged figures by name; "no figure changed" when nothing changed.
- *  - --pr checks <report>/pr.json (written by figures-diff.yml) and prints it as key=value lines for $GITHUB_OUTPUT.
- * Exit: 0; 2 on an error (`error: <file>: <what is wrong>`).
+ *  - stageImages copies the images the comment shows into DIR/P/ (P like pr-12/<head sha>): the layout of
+ *    the images branch.
+ *  - composeComment gives the Markdown of the comment: a hidden marker line `<!-- figures-diff:<profile> -->`
+ *    (how the next push finds the comment to update), then per changed, added or removed figure its images
+ *    inline from URL/P/<file>, then the unchanged figures by name; "no figure changed" when nothing changed.
+ *    composeNoteComment gives the comment when nothing was compared.
+ *  - readPrJson checks <report>/pr.json (written by figures-diff.yml).
  */
 
-export class CommentError extends Error {
+/** A flag the comment cannot be made with: a missing or malformed --prefix, --image-base, --note or --profile. */
+export class CommentError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'CommentError';
@@ -38,7 +34,7 @@ export class CommentError extends Error {
 const FIGURE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const PROFILE_NAME = /^[a-z][a-z0-9-]*$/;
 /** An image larger than this is not a figure: refused rather than pushed to the images branch. */
-export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Size = z.strictObject({ width: z.number().int().min(1).max(1e6), height: z.number().int().min(1).max(1e6) });
@@ -84,7 +80,7 @@ const DiffJsonSchema = z
   });
 
 /** pr.json: which pull request and commits the report is of, and whether they were compared (figures-diff.yml writes it). */
-export const PR_RESULTS = ['compared', 'base-failed', 'failed'] as const;
+const PR_RESULTS = ['compared', 'base-failed', 'failed'] as const;
 const Sha = z.string().regex(/^[0-9a-f]{40}$/, { error: 'expected a commit SHA (40 hex digits)' });
 const PrJsonSchema = z.strictObject({
   number: z.number().int().min(1).max(2 ** 31 - 1),
@@ -92,7 +88,7 @@ const PrJsonSchema = z.strictObject({
   base: Sha,
   result: z.enum(PR_RESULTS),
 });
-export type PrJson = z.infer<typeof PrJsonSchema>;
+type PrJson = z.infer<typeof PrJsonSchema>;
 
 /** "figures.3.name: expected a figure name (a-z, 0-9, -)" for each of the first issues, joined. */
 function issuesText(issues: z.core.$ZodIssue[]): string {
@@ -142,17 +138,17 @@ export function readPrJson(dir: string): PrJson {
 }
 
 /** The images of a figure a comment shows, as report-relative paths: old, new, difference, those there are. */
-export function shownImages(f: DiffJsonFigure): string[] {
+function shownImages(f: DiffJsonFigure): string[] {
   return IMAGE_KINDS.flatMap((k) => (f.images[k] === null ? [] : [f.images[k]]));
 }
 
 /** Every image the comment of a report shows. */
-export const commentImages = (r: Report) => r.diff.figures.flatMap(shownImages);
+const commentImages = (r: Report) => r.diff.figures.flatMap(shownImages);
 
 /** A path prefix on the images branch: segments of letters, digits, '.', '_', '-', none starting with a dot ('..' cannot occur). */
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
-function checkPrefix(prefix: string | undefined): string {
+export function checkPrefix(prefix: string | undefined): string {
   if (prefix === undefined) throw new CommentError('--prefix is needed (the folder on the images branch, like pr-12/<head sha>)');
   if (!PREFIX.test(prefix) || prefix.length > 200) throw new CommentError(`--prefix ${JSON.stringify(prefix)}: expected folder names of letters, digits, '.', '_' and '-' joined by '/', like pr-12/<head sha>`);
   return prefix;
@@ -191,9 +187,9 @@ export function marker(profile: string): string {
 }
 
 /** The width an image is shown at in the comment, in pixels: three side by side fit a comment. */
-export const IMAGE_WIDTH = 260;
+const IMAGE_WIDTH = 260;
 
-export interface CommentOptions {
+interface CommentOptions {
   /** Where the staged images are served: URL + '/' + prefix + '/' + file. */
   imageBase?: string;
   prefix?: string;
@@ -286,73 +282,3 @@ export function composeNoteComment(profile: string, note: string, runUrl?: strin
   if (note.trim() === '') throw new CommentError('--note is needed: without a report the comment is the note');
   return [marker(profile), `### Figures of profile ${code(profile)}: not compared`, '', ...noteLines(note), ...runLines(runUrl)].join('\n').replace(/\n*$/, '\n');
 }
-
-const USAGE = `usage: npm run figures:comment -- <report> [--stage DIR --prefix P] [--image-base URL] [--note TEXT] [--run-url URL] [--out FILE]
-       npm run figures:comment -- --profile NAME --note TEXT [--run-url URL] [--out FILE]
-       npm run figures:comment -- <report> --pr`;
-
-export interface Output {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-}
-
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        stage: { type: 'string' }, prefix: { type: 'string' }, 'image-base': { type: 'string' }, note: { type: 'string' },
-        'run-url': { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' }, pr: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new CommentError(`${(e as Error).message}\n${USAGE}`);
-  }
-}
-
-function write(markdown: string, out: string | undefined, io: Output): void {
-  if (out === undefined) return io.stdout(markdown);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, markdown);
-}
-
-/** The command; returns its exit status. */
-export function main(argv: string[], io: Output = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-}): number {
-  try {
-    const { values: v, positionals } = parse(argv);
-    if (positionals.length > 1) throw new CommentError(`expected one report folder, found ${positionals.length}\n${USAGE}`);
-    const options = { note: v.note, runUrl: v['run-url'] };
-    if (positionals.length === 0) {
-      if (v.profile === undefined || v.note === undefined) throw new CommentError(`expected a report folder (or --profile and --note: a comment saying why nothing was compared)\n${USAGE}`);
-      if (v.stage !== undefined || v['image-base'] !== undefined || v.pr) throw new CommentError('--stage, --image-base and --pr need a report folder');
-      write(composeNoteComment(v.profile, v.note, v['run-url']), v.out, io);
-      return 0;
-    }
-    if (v.pr) {
-      const pr = readPrJson(positionals[0]);
-      io.stdout(Object.entries(pr).map(([k, x]) => `${k}=${x}\n`).join(''));
-      return 0;
-    }
-    const report = readReport(positionals[0]);
-    if (v.profile !== undefined && v.profile !== report.diff.profile)
-      throw new FormatError(join(report.dir, DIFF_JSON), `a report of profile ${report.diff.profile}, not ${v.profile}`);
-    const staged = v.stage === undefined ? null : stageImages(report, v.stage, checkPrefix(v.prefix));
-    if (staged && v['image-base'] === undefined) {
-      io.stdout(staged.map((f) => `${f}\n`).join(''));
-      return 0;
-    }
-    write(composeComment(report, { ...options, imageBase: v['image-base'], prefix: v.prefix }), v.out, io);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommentError || e instanceof FormatError) {
-      io.stderr(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

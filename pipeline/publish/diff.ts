@@ -1,31 +1,28 @@
-import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
-import { FormatError } from '../format/error.ts';
-import { writeJsonAtomic } from '../format/json.ts';
+import { FormatError } from '../files/error.ts';
+import { writeJsonAtomic } from '../files/json.ts';
 import { readContract } from '../contracts/read.ts';
 import { ProvenanceProfile } from '../contracts/provenance.ts';
 import { ManifestProfile } from '../contracts/manifest.ts';
 import { escapeHtml, groupDigits, href } from './shared.ts';
 import { FIGURE_FILE_KINDS, FIGURE_FILES, type FigureFileKind } from '../config/layout.ts';
-import { isMain } from '../entry.ts';
+import { UserError } from '../errors.ts';
 
 /**
- *   npm run figures:diff -- <old-dist> <new-dist> [--out DIR] [--summary FILE] [--fail-on-change]
- *
- * Compares two builds of one profile (folders such as dist/post): every figure, by name, is
- * unchanged (each of its files byte-identical), changed, added or removed. For a changed figure it
- * decodes both PNGs and draws their difference with pixelmatch (threshold 0: any pixel whose colour
- * differs counts; images of different sizes are compared on the larger canvas padded with white).
- * Writes a self-contained HTML report (DIR, default figures-diff/: old | new | difference, the images
- * copied in), the same as data in DIR/diff.json (what figures:comment reads), a Markdown summary for a
- * GitHub job summary (FILE, else appended to $GITHUB_STEP_SUMMARY when set), and a short summary on stdout.
- * Exit: 0 (also when figures changed, unless --fail-on-change: then 1); 2 on an error.
+ * Compares two builds of one profile (folders such as dist/post), for `npm run figures:diff`
+ * (commands/figures-diff.ts): every figure, by name, is unchanged (each of its files byte-identical),
+ * changed, added or removed. For a changed figure it decodes both PNGs and draws their difference with
+ * pixelmatch (threshold 0: any pixel whose colour differs counts; images of different sizes are compared
+ * on the larger canvas padded with white). The comparison is told as a self-contained HTML report
+ * (old | new | difference, the images copied in), the same as data in diff.json (what figures:comment
+ * reads), a Markdown summary for a GitHub job summary, and a short text summary.
  */
 
-export class DiffError extends Error {
+/** Two builds that cannot be compared (a folder missing or holding no figures, two profiles), or a report folder in the way. */
+export class DiffError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'DiffError';
@@ -39,7 +36,7 @@ export const STATUSES: readonly Status[] = ['changed', 'added', 'removed', 'unch
 type FigureFiles = Partial<Record<FigureFileKind, string>>;
 
 /** A built profile folder: its profile and its figures' files, by figure name. */
-export interface Build {
+interface Build {
   dir: string; // as given
   profile: string;
   figures: Map<string, FigureFiles>;
@@ -58,7 +55,7 @@ function buildHint(dir: string): string {
 const profileOf = (file: string, contract: typeof ManifestProfile | typeof ProvenanceProfile) => readContract(file, contract).profile;
 
 /** Reads a built profile folder: the figures (from <name>.svg, .png, .provenance.json) and the profile. */
-export function readBuild(dir: string): Build {
+function readBuild(dir: string): Build {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DiffError(`${dir}: no such folder; ${buildHint(dir)}`);
   const figures = new Map<string, FigureFiles>();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -88,7 +85,7 @@ export interface Size {
   height: number;
 }
 
-export interface PixelDiff {
+interface PixelDiff {
   old: Size;
   new: Size;
   /** The canvas compared: the larger width and height of the two. */
@@ -119,7 +116,7 @@ function padded(img: PNG, canvas: Size): Uint8Array {
 }
 
 /** The pixel difference of two PNG files. */
-export function diffPngs(oldFile: string, newFile: string): PixelDiff {
+function diffPngs(oldFile: string, newFile: string): PixelDiff {
   const [a, b] = [decodePng(oldFile), decodePng(newFile)];
   const canvas = { width: Math.max(a.width, b.width), height: Math.max(a.height, b.height) };
   const out = new PNG(canvas);
@@ -127,7 +124,7 @@ export function diffPngs(oldFile: string, newFile: string): PixelDiff {
   return { old: { width: a.width, height: a.height }, new: { width: b.width, height: b.height }, canvas, differing, png: PNG.sync.write(out) };
 }
 
-export interface FigureDiff {
+interface FigureDiff {
   name: string;
   status: Status;
   old: FigureFiles;
@@ -138,7 +135,7 @@ export interface FigureDiff {
   pixels: PixelDiff | null;
 }
 
-export interface FiguresDiff {
+interface FiguresDiff {
   old: Build;
   new: Build;
   profile: string;
@@ -166,7 +163,7 @@ export function diffBuilds(oldDir: string, newDir: string): FiguresDiff {
   return { old: a, new: b, profile: a.profile, figures };
 }
 
-export const countStatuses = (d: FiguresDiff) =>
+const countStatuses = (d: FiguresDiff) =>
   Object.fromEntries(STATUSES.map((s) => [s, d.figures.filter((f) => f.status === s).length])) as Record<Status, number>;
 
 export const anyChange = (d: FiguresDiff) => d.figures.some((f) => f.status !== 'unchanged');
@@ -236,7 +233,7 @@ export function markdownSummary(d: FiguresDiff): string {
 export const IMAGES = { old: 'old', new: 'new', diff: 'difference' } as const;
 export type ImageKind = keyof typeof IMAGES;
 export const IMAGE_KINDS = Object.keys(IMAGES) as ImageKind[];
-export const imageFile = (name: string, kind: ImageKind) => `${name}.${kind}.png`;
+const imageFile = (name: string, kind: ImageKind) => `${name}.${kind}.png`;
 /** An image's path relative to the report folder, as diff.json gives it. */
 export const reportImage = (name: string, kind: ImageKind) => `images/${imageFile(name, kind)}`;
 
@@ -399,48 +396,3 @@ ${sections.join('\n')}
   writeFileSync(index, page);
   return index;
 }
-
-const USAGE = 'usage: npm run figures:diff -- <old-dist> <new-dist> [--out DIR] [--summary FILE] [--fail-on-change]';
-
-export interface Output {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-}
-
-/** The command; returns its exit status. */
-export function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Output = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-}): number {
-  try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: { out: { type: 'string', default: 'figures-diff' }, summary: { type: 'string' }, 'fail-on-change': { type: 'boolean', default: false } },
-      });
-    } catch (e) {
-      throw new DiffError(`${(e as Error).message}\n${USAGE}`);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 2) throw new DiffError(`expected two built profile folders, found ${positionals.length}\n${USAGE}`);
-    const d = diffBuilds(positionals[0], positionals[1]);
-    const index = writeReport(d, values.out);
-    const md = markdownSummary(d);
-    if (values.summary !== undefined) {
-      mkdirSync(dirname(values.summary), { recursive: true });
-      writeFileSync(values.summary, md);
-    }
-    else if (env.GITHUB_STEP_SUMMARY) appendFileSync(env.GITHUB_STEP_SUMMARY, md);
-    io.stdout(textSummary(d, index));
-    return anyChange(d) && values['fail-on-change'] ? 1 : 0;
-  } catch (e) {
-    if (e instanceof DiffError || e instanceof FormatError) {
-      io.stderr(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

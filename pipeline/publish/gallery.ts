@@ -1,25 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from '../config/load.ts';
 import { loadFigure } from '../config/figures.ts';
-import { FIGURE_FILES, FIGURE_FILE_KINDS, profileDistDir, type FigureFileKind } from '../config/layout.ts';
-import { FormatError } from '../format/error.ts';
-import { writeJsonAtomic } from '../format/json.ts';
-import { writeFileAtomic } from '../format/atomic.ts';
+import { FIGURE_FILES, FIGURE_FILE_KINDS, type FigureFileKind } from '../config/layout.ts';
+import { FormatError } from '../files/error.ts';
+import { writeJsonAtomic } from '../files/json.ts';
+import { writeFileAtomic } from '../files/atomic.ts';
 import { readContract } from '../contracts/read.ts';
 import { ProvenanceAsRead } from '../contracts/provenance.ts';
 import type { Manifest } from '../contracts/manifest.ts';
 import { escapeHtml, gitCommit, href, sha256 } from './shared.ts';
-import { isMain } from '../entry.ts';
 
 /**
  * The gallery of a built profile: dist/<profile>/index.html, a static page (relative links only, so it
  * works from a file and from any static host; the only script is an inline one that moves the sliders
  * of figures with frames) with every figure of the profile in the profile's order, and
- * dist/<profile>/manifest.json, the figures' files and their SHA-256.
- *
- *   tsx pipeline/publish/gallery.ts [--profile P] [--config experiment.json]
+ * dist/<profile>/manifest.json, the figures' files and their SHA-256. The profile's build task writes
+ * them (commands/gallery.ts).
  *
  * It reads: the profile's figure list (experiment.json), each figure's built files in dist/<profile>/
  * (<name>.svg, .png, .provenance.json), figures/<name>/figure.json (title and caption), and
@@ -34,7 +30,7 @@ function svgSize(svg: string): { width: string; height: string } | null {
   return width && height ? { width, height } : null;
 }
 
-export interface GalleryOptions {
+interface GalleryOptions {
   /** The profile whose figures are in `distDir`; every provenance file must name it. */
   profile: string;
   /** The profile's figures, in the order the page shows them. */
@@ -163,22 +159,3 @@ ${entries.some((e) => e.frames) ? `<script>${SLIDER_SCRIPT}</script>` : ''}
   writeJsonAtomic(out.manifest, manifest);
   return out;
 }
-
-function main(argv: string[]): number {
-  try {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE } }, strict: true }));
-    } catch (e) {
-      throw new ConfigError(`${(e as Error).message}\nusage: tsx pipeline/publish/gallery.ts [--profile P] [--config experiment.json]`);
-    }
-    const { name, profile } = selectProfile(loadExperiment(values.config), values.profile);
-    const out = writeGallery(profileDistDir(name), { profile: name, figures: profile.figures });
-    process.stderr.write(`[${name}] gallery of ${profile.figures.length} figures -> ${out.index}, ${out.manifest}\n`);
-    return 0;
-  } catch (e) {
-    return exitOnUserError(e);
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

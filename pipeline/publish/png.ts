@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import { FormatError } from '../format/error.ts';
+import { FormatError } from '../files/error.ts';
 
 /**
  * The 1x image a page shows on an ordinary screen, from the 2x PNG the build renders: each output pixel

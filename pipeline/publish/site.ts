@@ -1,24 +1,22 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadExperiment, selectProfile } from '../config/load.ts';
+import { loadExperiment, selectProfile } from '../config/load.ts';
 import { loadFigure } from '../config/figures.ts';
 import { figureOutputs, profileDistDir } from '../config/layout.ts';
-import { writeFileAtomic } from '../format/atomic.ts';
-import { FormatError } from '../format/error.ts';
-import { readJson } from '../format/json.ts';
+import { writeFileAtomic } from '../files/atomic.ts';
+import { FormatError } from '../files/error.ts';
+import { readJson } from '../files/json.ts';
 import { parseContract, readContract } from '../contracts/read.ts';
 import { ProvenanceAsRead } from '../contracts/provenance.ts';
 import { PublishRecord, isSafeRelative } from '../contracts/publish-record.ts';
 import { sha256 } from './shared.ts';
 import { halvePng, pngSize } from './png.ts';
-import { isMain } from '../entry.ts';
+import { UserError } from '../errors.ts';
 
 /**
  * Publishes a built profile's figures into a Jekyll site, so that a post shows one with a single line
- * `{% include figures/<name>.html %}` (the default profile) or `{% include figures/<profile>/<name>.html %}`:
- *
- *   npm run publish -- <site-dir> [--profile P] [--images-dir DIR] [--dist dist]
+ * `{% include figures/<name>.html %}` (the default profile) or `{% include figures/<profile>/<name>.html %}`
+ * (`npm run publish`, commands/publish.ts).
  *
  * Each profile has a namespace of its own in the site, so profiles sit side by side: the default profile
  * (experiment.json's defaultProfile) writes _includes/figures/<name>.html, images/superposition-double-descent/
@@ -32,14 +30,14 @@ import { isMain } from '../entry.ts';
  * a time) goes into the site, so publishing the same figures again changes no byte.
  */
 
-export const DEFAULT_IMAGES_DIR = 'images/superposition-double-descent';
+const DEFAULT_IMAGES_DIR = 'images/superposition-double-descent';
 /** The largest SVG a page is offered: above it, every point is its own element and the PNG is far lighter. */
-export const SVG_LIMIT = 500_000;
+const SVG_LIMIT = 500_000;
 /** A figure's SVG is offered (and copied) when it is light: under SVG_LIMIT and no heavier than the 2x PNG it replaces. */
 export const isLightSvg = (svgBytes: number, png2xBytes: number) => svgBytes <= SVG_LIMIT && svgBytes <= png2xBytes;
 
 /** Where a profile's files go in the site. */
-export interface Namespace {
+interface Namespace {
   profile: string;
   /** The key of site.data that holds the figures. */
   dataKey: string;
@@ -61,14 +59,15 @@ export function namespaceOf(profile: string, defaultProfile: string, imagesDir?:
 }
 const includeFile = (ns: Namespace, figure: string) => `_includes/${ns.include(figure)}`;
 
-export class PublishError extends Error {
+/** What stops a publish before it writes: a site that is not one, a profile not built, a file in the way. */
+export class PublishError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'PublishError';
   }
 }
 
-export interface PublishOptions {
+interface PublishOptions {
   /** The Jekyll site's root folder (the one with _config.yml). */
   site: string;
   profile?: string;
@@ -82,7 +81,7 @@ export interface PublishOptions {
   root?: string;
 }
 
-export interface PublishResult {
+interface PublishResult {
   profile: string;
   namespace: Namespace;
   figures: string[];
@@ -227,7 +226,7 @@ const PAGE_FILE = /\.(md|markdown|mkd|html|htm|liquid|xml|txt|textile)$/i;
 const INCLUDE = /\{%-?\s*include\s+(figures\/[^\s%}]+)/g;
 
 /** Every `{% include figures/... %}` of the site's pages, posts, layouts and other includes: include -> the files that use it. */
-export function includesUsed(site: string, skip: Set<string> = new Set()): Map<string, string[]> {
+function includesUsed(site: string, skip: Set<string> = new Set()): Map<string, string[]> {
   const used = new Map<string, string[]>();
   const walk = (rel: string) => {
     for (const e of readdirSync(join(site, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -319,38 +318,3 @@ export function publishSite(options: PublishOptions, log: (s: string) => void = 
   writeRecord({ about: ABOUT_RECORD, files });
   return result;
 }
-
-const USAGE = 'usage: npm run publish -- <site-dir> [--profile P] [--images-dir DIR] [--dist dist] [--config experiment.json]';
-
-function main(argv: string[]): number {
-  try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: { profile: { type: 'string' }, 'images-dir': { type: 'string' }, dist: { type: 'string' }, config: { type: 'string' } },
-      });
-    } catch (e) {
-      throw new PublishError(`${(e as Error).message}\n${USAGE}`);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new PublishError(`expected one site folder, found ${positionals.length}\n${USAGE}`);
-    // `npm run` starts in the package's folder; paths typed by the user are relative to where they typed them.
-    const here = process.env.npm_lifecycle_event === 'publish' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
-    const fromHere = (p: string | undefined) => (p === undefined ? undefined : resolve(here, p));
-    const site = fromHere(positionals[0])!;
-    const r = publishSite({ site, profile: values.profile, imagesDir: values['images-dir'], dist: fromHere(values.dist), config: values.config },
-      (s) => process.stderr.write(s + '\n'));
-    process.stderr.write(`published ${r.figures.length} figures of profile "${r.profile}" into ${site} (includes ${r.namespace.include('<name>')}); ` +
-      `${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} removed` : ''}\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof PublishError || e instanceof ConfigError || e instanceof FormatError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

@@ -2,7 +2,7 @@ import { ConfigError, readConfigJson } from '../config/load.ts';
 import { themeFile } from '../config/layout.ts';
 import { FONT_FAMILY, pinFonts, registerFonts } from './fonts.ts';
 
-export const PNG_SCALE = 2;
+const PNG_SCALE = 2;
 
 /**
  * Renders a Vega-Lite spec with its named tables to SVG and to PNG (at 2x).

@@ -18,8 +18,8 @@ import { figureSources } from '../config/layout.ts';
  * optional), and every param given must be used. A spec's `title` gives only what the figure adds to
  * figure.json's `title` (its `subtitle`): the text is figure.json's, said once.
  */
-export const PARTS_DIR = 'figures/_shared';
-export const partFile = (name: string) => `${PARTS_DIR}/${name}.vl.json`;
+const PARTS_DIR = 'figures/_shared';
+const partFile = (name: string) => `${PARTS_DIR}/${name}.vl.json`;
 const PART_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -27,7 +27,7 @@ const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object
 const DROP = Symbol('dropped optional param');
 
 /** A composed spec, and the shared parts it put in (each once, sorted; paths relative to the workspace). */
-export interface ComposedSpec {
+interface ComposedSpec {
   spec: Record<string, unknown>;
   parts: string[];
 }

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { FigurePlan, Table } from '../config/figures.ts';
 import type { RunPlan } from '../config/plan.ts';
-import { readJson } from '../format/json.ts';
-import { FormatError } from '../format/error.ts';
+import { readJson } from '../files/json.ts';
+import { FormatError } from '../files/error.ts';
 import { findRegimes } from '../geometry/regimes.ts';
 import { parseContract } from '../contracts/read.ts';
 import { Summary } from '../contracts/summary.ts';

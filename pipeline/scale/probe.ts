@@ -1,30 +1,28 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { parseArgs } from 'node:util';
-import { ConfigError, exitOnUserError } from '../config/load.ts';
-import { isMain } from '../entry.ts';
+import { ConfigError } from '../config/load.ts';
 
 /**
- *   npm run cache:probe -- [--server URL]
- * Checks, before any shard starts, that the Nx self-hosted remote cache the shards meet in answers Nx's
- * API (`GET`/`PUT <server>/v1/cache/<hash>`, `Authorization: Bearer <token>`) with this token, for reading
- * and for writing. The server defaults to NX_SELF_HOSTED_REMOTE_CACHE_SERVER, the token is
- * NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN (none sent when it is unset): what Nx itself will use.
+ * Whether the Nx self-hosted remote cache the shards meet in answers Nx's API (`GET`/`PUT
+ * <server>/v1/cache/<hash>`, `Authorization: Bearer <token>`) with a token, for reading and for writing:
+ * what `npm run cache:probe` (commands/cache-probe.ts) checks before any shard starts, with the server and
+ * token Nx itself will use (NX_SELF_HOSTED_REMOTE_CACHE_SERVER, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN;
+ * no token is sent when it is unset).
  *   GET of PROBE_HASH    200 or 404: it may read;
  *   PUT of PROBE_ENTRY   200 (stored) or 409 (already there, from an earlier probe): it may write.
  * 401/403 is a refused token (403 to the PUT: a token that may only read, with which Nx stores nothing,
  * quietly); any other answer is not the API Nx speaks (Nx 24 calls even 202 an error); a connection
- * error or no answer within 10 s is a server out of reach (Nx itself would wait forever).
- * Prints one line and exits 0, or `error: ...` naming the server and what failed, and exits 2.
+ * error or no answer within 10 s is a server out of reach (Nx itself would wait forever). Every failure
+ * is a ConfigError naming the server and what failed.
  */
 
 /** Nx's task hashes are 64-bit numbers in decimal (at most 20 digits): a 24-digit one is never a task's. */
 export const PROBE_HASH = '531705317053170531705317';
 /** What the probe stores: a few fixed bytes, never restored by Nx, since no task has PROBE_HASH. */
-export const PROBE_ENTRY = new TextEncoder().encode('superposition-double-descent cache probe\n');
-export const PROBE_TIMEOUT_MS = 10_000;
+const PROBE_ENTRY = new TextEncoder().encode('superposition-double-descent cache probe\n');
+const PROBE_TIMEOUT_MS = 10_000;
 
-export interface ProbeOptions {
+interface ProbeOptions {
   server: string;
   /** The bearer token; undefined sends none. */
   token?: string;
@@ -100,22 +98,3 @@ export function probeServer(flag: string | undefined, env: NodeJS.ProcessEnv = p
   if (!/^https?:\/\/[^/\s]+/.test(server)) throw new ConfigError(`${from}: expected the URL of an Nx self-hosted remote cache (http(s)://host:port), found "${server}"`);
   return server;
 }
-
-export async function main(argv: string[]): Promise<number> {
-  try {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: argv, strict: true, options: { server: { type: 'string' } } }));
-    } catch (e) {
-      throw new ConfigError(`${(e as Error).message}; usage: npm run cache:probe -- [--server URL]`);
-    }
-    const token = process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN || undefined;
-    process.stdout.write(`${await probeCache({ server: probeServer(values.server), token })}\n`);
-    return 0;
-  } catch (e) {
-    return exitOnUserError(e);
-  }
-}
-
-// main is asynchronous (two HTTP requests), so its status is awaited before the exit.
-if (isMain(import.meta.url)) process.exit(await main(process.argv.slice(2)));

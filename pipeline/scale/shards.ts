@@ -8,7 +8,7 @@ import { runPairs } from '../cost.ts';
  */
 
 /** Which shard: `i/N`, 1-based, the i-th of N slices. */
-export interface ShardIndex { index: number; count: number }
+interface ShardIndex { index: number; count: number }
 
 export function parseShard(text: string): ShardIndex {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
@@ -37,7 +37,7 @@ export function checkShardCount(profile: string, runs: number, count: number, so
  * What a run costs, in (point, feature) pairs at m = 2: its pairs (batch x n x steps x inits) times m/2
  * for m > 2, since the fast engine's cost grows with m from there (README, Benchmark).
  */
-export const runCost = (r: RunPlan) => runPairs(r) * Math.max(1, r.m / 2);
+const runCost = (r: RunPlan) => runPairs(r) * Math.max(1, r.m / 2);
 
 export interface Shard { index: number; runs: RunPlan[]; cost: number; pairs: number }
 
@@ -61,6 +61,14 @@ export function splitRuns(runs: RunPlan[], count: number): Shard[] {
 export const MEASURED_PAIRS_PER_SECOND = 3.0e9;
 
 const hours = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
+
+/** The split for schedulers (`--plan --json`): the shard indices (a GitHub Actions matrix) and each shard's runs, pairs and estimated seconds. */
+export function planJson(profile: string, shards: Shard[], pairsPerSecond = MEASURED_PAIRS_PER_SECOND) {
+  return {
+    profile, count: shards.length, indices: shards.map((s) => s.index),
+    shards: shards.map((s) => ({ index: s.index, runs: s.runs.map((r) => r.id), pairs: s.pairs, estimatedSeconds: Math.round(s.cost / pairsPerSecond) })),
+  };
+}
 
 /** The split as a table: each shard's runs, pairs and estimated time at `pairsPerSecond` (m = 2). */
 export function formatPlan(profile: string, shards: Shard[], pairsPerSecond = MEASURED_PAIRS_PER_SECOND): string {

@@ -1,20 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, exitOnUserError, loadExperiment, selectProfile } from '../config/load.ts';
-import { planProfile } from '../config/plan.ts';
-import { writeFileAtomic } from '../format/atomic.ts';
-import { checkShardCount } from './shards.ts';
-import { figureRuns } from '../config/figures.ts';
-import { ENGINE_NAMES } from '../engines/registry.ts';
-import { isMain } from '../entry.ts';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { ConfigError } from '../config/load.ts';
 
 /**
- *   npm run slurm -- <profile> --cache-server URL [--shards N] [--out DIR] [--scratch DIR] [--time HH:MM:SS]
- *                   [--partition P] [--cpus N] [--verify] [--submit]
- * Writes the Slurm batch scripts that split a profile's training over a cluster, from the shard
- * command (npm run build -- P --shard i/N), so that no run is listed by hand:
+ * The Slurm batch scripts that split a profile's training over a cluster (`npm run slurm`,
+ * commands/slurm.ts), from the shard command (npm run build -- P --shard i/N), so that no run is listed
+ * by hand:
  *   <out>/shard.sbatch   a job array of N tasks; task i copies the workspace (without data/, dist/,
  *                        .nx/, node_modules) to a scratch folder of its own, kept so that a task started
  *                        again (requeued, or resubmitted) resumes its runs from their checkpoints, and runs
@@ -27,8 +17,8 @@ import { isMain } from '../entry.ts';
  *                        training from the remote cache, then the figures (and npm run verify with --verify);
  *   <out>/submit.sh      probes the cache (npm run cache:probe: the token may read and write), then submits
  *                        the array, then the final job with --dependency=afterok:<array>.
- * With --submit it runs submit.sh and prints the two job ids. Every path in the scripts is quoted (a
- * workspace or --out under a path with spaces works); --cpus, --time and --partition are checked first.
+ * Every path in the scripts is quoted (a workspace or --out under a path with spaces works); --cpus, --time
+ * and --partition are checked first.
  */
 
 export interface SlurmOptions {
@@ -169,55 +159,3 @@ echo "final $final"
 `;
   return { shard, final, submit };
 }
-
-const USAGE = 'usage: npm run slurm -- <profile> --cache-server URL [--shards N] [--out DIR] [--scratch DIR] [--time T] [--partition P] [--cpus N] [--verify] [--submit]\n';
-
-export function main(argv: string[]): number {
-  try {
-    let values, positionals;
-    try {
-      ({ values, positionals } = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: {
-          shards: { type: 'string' }, 'cache-server': { type: 'string' }, out: { type: 'string' }, scratch: { type: 'string' },
-          time: { type: 'string' }, partition: { type: 'string' }, cpus: { type: 'string' }, verify: { type: 'boolean' },
-          submit: { type: 'boolean' }, config: { type: 'string', default: DEFAULT_CONFIG_FILE },
-        },
-      }));
-    } catch (e) {
-      throw new ConfigError((e as Error).message);
-    }
-    // As the build does: a training.engine that names no engine stops it here, before any job is queued.
-    const { name, profile } = selectProfile(loadExperiment(values.config, undefined, { engines: ENGINE_NAMES }), positionals[0]);
-    if (!values['cache-server'] || !/^https?:\/\/[^/]/.test(values['cache-server']))
-      throw new ConfigError(`--cache-server: expected the URL of an Nx self-hosted remote cache every node reaches (http(s)://host:port), found "${values['cache-server'] ?? ''}"`);
-    const shards = values.shards === undefined ? profile.execution.shards : Number(values.shards);
-    if (!Number.isInteger(shards) || shards < 1) throw new ConfigError(`--shards: expected a positive integer, found "${values.shards}"`);
-    const repo = process.cwd();
-    const abs = (p: string) => (isAbsolute(p) ? p : resolve(repo, p));
-    const out = abs(values.out ?? join('slurm', name));
-    const plan = planProfile(name, profile);
-    checkShardCount(name, figureRuns(plan).length, shards, values.shards === undefined ? `execution.shards = ${shards}` : `--shards ${shards}`);
-    // Every flag checked before anything is written: a bad one leaves no half-made scripts behind.
-    const scripts = slurmScripts({
-      profile: name, shards, repo, cacheServer: values['cache-server'].replace(/\/+$/, ''), out, scratch: values.scratch && abs(values.scratch),
-      time: values.time === undefined ? undefined : checkTime(values.time),
-      partition: values.partition === undefined ? undefined : checkPartition(values.partition),
-      cpus: values.cpus === undefined ? undefined : parseCpus(values.cpus), verify: values.verify,
-    });
-    mkdirSync(join(out, 'logs'), { recursive: true });
-    writeFileAtomic(join(out, 'shard.sbatch'), scripts.shard);
-    writeFileAtomic(join(out, 'final.sbatch'), scripts.final);
-    writeFileAtomic(join(out, 'submit.sh'), scripts.submit);
-    process.stderr.write(`[${name}] ${shards} shards: ${join(out, 'shard.sbatch')}, ${join(out, 'final.sbatch')}, ${join(out, 'submit.sh')}\n`);
-    if (!values.submit) return 0;
-    const r = spawnSync('bash', [join(out, 'submit.sh')], { encoding: 'utf8' });
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
-    return r.status ?? 1;
-  } catch (e) {
-    return exitOnUserError(e, USAGE);
-  }
-}
-
-if (isMain(import.meta.url)) process.exit(main(process.argv.slice(2)));

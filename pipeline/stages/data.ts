@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { generatePoints, withRepeats } from '../data/generate.ts';
 import { writeSparsePoints } from '../format/sparse.ts';
-import { writeJsonAtomic } from '../format/json.ts';
+import { writeJsonAtomic } from '../files/json.ts';
 import { Rng } from '../prng/rng.ts';
 import { ConfigError } from '../config/load.ts';
 import { checkSpec, loadPlan, type StageArgs } from './context.ts';

@@ -4,8 +4,8 @@ import { ConfigError } from '../config/load.ts';
 import { specHash } from '../config/plan.ts';
 import { planFigure, type FigurePlan } from '../config/figures.ts';
 import { figureOutputs, figureSources, frameFile, profileDistDir, themeFile } from '../config/layout.ts';
-import { writeFileAtomic } from '../format/atomic.ts';
-import { writeJsonAtomic } from '../format/json.ts';
+import { writeFileAtomic } from '../files/atomic.ts';
+import { writeJsonAtomic } from '../files/json.ts';
 import { readContract } from '../contracts/read.ts';
 import { Summary } from '../contracts/summary.ts';
 import type { Provenance, ProvenanceFrame } from '../contracts/provenance.ts';
@@ -73,7 +73,7 @@ async function renderFrames(
 }
 
 /** The SVG with `data` as JSON in a <metadata> element, first inside its root element. */
-export function withMetadata(svg: string, data: unknown): string {
+function withMetadata(svg: string, data: unknown): string {
   const root = /<svg\b[^>]*>/.exec(svg);
   if (!root) throw new Error('the renderer gave no <svg> element');
   const json = JSON.stringify(data).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

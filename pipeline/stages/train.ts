@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { readSparsePoints } from '../format/sparse.ts';
 import { writeWeights } from '../format/weights.ts';
 import { writeSnapshots } from '../format/snapshots.ts';
-import { writeJsonAtomic } from '../format/json.ts';
+import { writeJsonAtomic } from '../files/json.ts';
 import type { Timing } from '../contracts/timing.ts';
 import { trainRun } from '../train/train-run.ts';
 import { ENGINE_NAMES, openEngine } from '../engines/registry.ts';

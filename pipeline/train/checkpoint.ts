@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { readKind, writeContainer } from '../format/container.ts';
-import { FormatError } from '../format/error.ts';
+import { FormatError } from '../files/error.ts';
 import type { Params } from '../model/toy-model.ts';
 import type { SessionState } from '../engines/engine.ts';
 import { packSnapshots, unpackSnapshots, type Snapshot } from '../format/snapshots.ts';

@@ -12,8 +12,10 @@ import { Progress } from './progress.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { Snapshot } from '../format/snapshots.ts';
 import type { Metrics } from '../contracts/metrics.ts';
+import { UserError } from '../errors.ts';
 
-export class DivergenceError extends Error {
+/** A run whose loss or weights stopped being finite: its settings (a learning rate too high) make it diverge. */
+class DivergenceError extends UserError {
   constructor(run: string, init: number, step: number, loss: number, weightsFinite: boolean) {
     super(`run ${run}: training diverged at step ${step} of init ${init} (${weightsFinite ? '' : 'weights not finite, '}loss ${loss})`);
     this.name = 'DivergenceError';
@@ -21,9 +23,9 @@ export class DivergenceError extends Error {
 }
 
 /** metrics.json (contracts/metrics.ts): everything there is a deterministic function of the run's spec; wall time is reported apart. */
-export type RunMetrics = Metrics;
+type RunMetrics = Metrics;
 
-export interface TrainResult {
+interface TrainResult {
   params: Params;
   /** The chosen init's weights at `weightSnapshots` evenly spaced steps (none when it is 0). */
   snapshots: Snapshot[];
@@ -32,19 +34,19 @@ export interface TrainResult {
   resumedFrom: { init: number; step: number } | null;
 }
 
-export interface CheckpointOptions {
+interface CheckpointOptions {
   file: string;
   everySteps: number;
   key: string;
 }
 
 /** A diverging run is caught within this many steps (engines may skip the loss in between). */
-export const LOSS_EVERY = 100;
+const LOSS_EVERY = 100;
 
 const allFinite = (p: Params) => p.W.every(Number.isFinite) && p.b.every(Number.isFinite);
 
 /** Steps at which the loss curve is sampled: `points` evenly spaced steps including the first and last. */
-export function curveSteps(steps: number, points: number): Set<number> {
+function curveSteps(steps: number, points: number): Set<number> {
   const out = new Set<number>();
   const k = Math.min(points, steps);
   for (let i = 0; i < k; i++) out.add(Math.round((i * (steps - 1)) / (k - 1)));
@@ -52,7 +54,7 @@ export function curveSteps(steps: number, points: number): Set<number> {
 }
 
 /** Steps whose weights are kept: `count` evenly spaced in 0..steps, where step s means before its update and `steps` the final weights. */
-export function snapshotSteps(steps: number, count: number): Set<number> {
+function snapshotSteps(steps: number, count: number): Set<number> {
   const out = new Set<number>();
   for (let i = 0; i < count; i++) out.add(Math.round((i * steps) / (count - 1)));
   return out;

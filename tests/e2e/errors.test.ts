@@ -38,8 +38,8 @@ describe('errors', () => {
     expect((await stage(dir, ['data', '--profile', 'nan', '--id', 'test'])).status).toBe(0);
     expect((await stage(dir, ['data', '--profile', 'nan', '--id', 'T5-s0'])).status).toBe(0);
     const r = await stage(dir, ['train', '--profile', 'nan', '--id', 'T5-m2-s0']);
-    expect(r.status).toBe(1);
-    const m = /run T5-m2-s0: training diverged at step \d+ of init 0 \(weights not finite, loss (\S+)\)/.exec(r.output);
+    expect(r.status).toBe(2);
+    const m = /error: run T5-m2-s0: training diverged at step \d+ of init 0 \(weights not finite, loss (\S+)\)/.exec(r.output);
     expect(m, r.output).not.toBeNull();
     expect(Number.isFinite(Number(m![1])), `the loss when it was caught: ${m![1]}`).toBe(true);
   }, 60_000);
@@ -56,8 +56,8 @@ describe('errors', () => {
     const file = join('data', 'tiny', 'datasets', 'T5-s0', 'points.bin');
     truncateSync(join(dir, file), 100);
     const r = await stage(dir, ['train', '--profile', 'tiny', '--id', 'T5-m2-s0']);
-    expect(r.status).toBe(1);
-    expect(r.output).toContain(file);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(`error: ${file}`);
     expect(r.output).toContain('truncated');
     expect(existsSync(join(dir, 'data', 'tiny', 'runs', 'T5-m2-s0', 'weights.bin'))).toBe(false);
   }, 60_000);
@@ -66,15 +66,15 @@ describe('errors', () => {
     expect((await stage(dir, ['data', '--profile', 'wild', '--id', 'test'])).status).toBe(0);
     expect((await stage(dir, ['data', '--profile', 'wild', '--id', 'T5-s0'])).status).toBe(0);
     const r = await stage(dir, ['train', '--profile', 'wild', '--id', 'T5-m2-s0']);
-    expect(r.status).toBe(1);
-    expect(r.output).toMatch(/run T5-m2-s0: training diverged at step \d+/);
+    expect(r.status).toBe(2);
+    expect(r.output).toMatch(/^error: run T5-m2-s0: training diverged at step \d+/m);
     expect(existsSync(join(dir, 'data', 'wild', 'runs', 'T5-m2-s0', 'weights.bin'))).toBe(false);
     expect(existsSync(join(dir, 'data', 'wild', 'runs', 'T5-m2-s0', 'metrics.json'))).toBe(false);
   }, 60_000);
 
   it('a task planned for an older config refuses to run', async () => {
     const r = await stage(dir, ['data', '--profile', 'tiny', '--id', 'test', '--spec-hash', '0000000000000000']);
-    expect(r.status).toBe(1);
-    expect(r.output).toContain('was planned for spec 0000000000000000');
+    expect(r.status).toBe(2);
+    expect(r.output).toMatch(/^error: .*was planned for spec 0000000000000000/m);
   }, 60_000);
 });

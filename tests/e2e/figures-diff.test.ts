@@ -35,7 +35,7 @@ describe('figures:diff between two real builds', () => {
   });
 
   it('an unchanged rebuild: "no figure changed"', () => {
-    const r = tsx('pipeline/publish/diff.ts', join(before, 'tiny'), 'dist/tiny', '--out', 'report-same');
+    const r = tsx('pipeline/commands/figures-diff.ts', join(before, 'tiny'), 'dist/tiny', '--out', 'report-same');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('no figure changed\n');
   });
@@ -46,7 +46,7 @@ describe('figures:diff between two real builds', () => {
     expect(rebuilt.status, rebuilt.output.slice(-3000)).toBe(0);
     expect(rebuilt.ran).toEqual(['tiny-figure-small-datasets:render']);
 
-    const r = tsx('pipeline/publish/diff.ts', join(before, 'tiny'), 'dist/tiny', '--summary', 'summary.md');
+    const r = tsx('pipeline/commands/figures-diff.ts', join(before, 'tiny'), 'dist/tiny', '--summary', 'summary.md');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^changed +small-datasets: [\d,]+ of [\d,]+ pixels differ/m);
     expect(r.stdout).toContain('1 changed, 0 added, 0 removed, 1 unchanged');
@@ -58,7 +58,7 @@ describe('figures:diff between two real builds', () => {
     const html = readFileSync(join(dir, 'figures-diff/index.html'), 'utf8');
     for (const img of ['old', 'new', 'diff']) expect(html).toContain(`src="images/small-datasets.${img}.png"`);
     expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toMatch(/\| small-datasets \| changed \| [\d,]+ \| svg, png \|/);
-    expect(tsx('pipeline/publish/diff.ts', join(before, 'tiny'), 'dist/tiny', '--fail-on-change').status).toBe(1);
+    expect(tsx('pipeline/commands/figures-diff.ts', join(before, 'tiny'), 'dist/tiny', '--fail-on-change').status).toBe(1);
   }, 120_000);
 
   it('figures:comment on that report: the changed figure\'s three images by URL, the unchanged one by name; --stage copies exactly those', () => {
@@ -67,7 +67,7 @@ describe('figures:diff between two real builds', () => {
     const diffJson = JSON.parse(readFileSync(join(dir, 'figures-diff/diff.json'), 'utf8'));
     expect(diffJson.figures.map((f: { name: string; status: string }) => `${f.name} ${f.status}`)).toEqual(['small-datasets changed', 'double-descent unchanged']);
 
-    const r = tsx('pipeline/publish/comment.ts', 'figures-diff', '--stage', 'staged', '--prefix', prefix, '--image-base', base, '--out', 'comment.md');
+    const r = tsx('pipeline/commands/figures-comment.ts', 'figures-diff', '--stage', 'staged', '--prefix', prefix, '--image-base', base, '--out', 'comment.md');
     expect(r.status, r.stderr).toBe(0);
     const md = readFileSync(join(dir, 'comment.md'), 'utf8');
     mkdirSync(join(REPO, 'test-results'), { recursive: true });
@@ -83,21 +83,21 @@ describe('figures:diff between two real builds', () => {
     for (const img of images) expect(readFileSync(join(dir, 'staged', prefix, img)).equals(readFileSync(join(dir, 'figures-diff/images', img))), img).toBe(true);
 
     // The unchanged rebuild's report: the comment says so, and there is nothing to stage.
-    const same = tsx('pipeline/publish/comment.ts', 'report-same', '--stage', 'staged-same', '--prefix', prefix);
+    const same = tsx('pipeline/commands/figures-comment.ts', 'report-same', '--stage', 'staged-same', '--prefix', prefix);
     expect(same.status, same.stderr).toBe(0);
     expect(same.stdout).toBe('');
-    expect(tsx('pipeline/publish/comment.ts', 'report-same').stdout).toBe('<!-- figures-diff:tiny -->\nno figure changed\n');
+    expect(tsx('pipeline/commands/figures-comment.ts', 'report-same').stdout).toBe('<!-- figures-diff:tiny -->\nno figure changed\n');
   });
 
   it('the gallery page and manifest of the build, which figures:diff then reads the profile from', () => {
-    const g = tsx('pipeline/publish/gallery.ts', '--profile', 'tiny');
+    const g = tsx('pipeline/commands/gallery.ts', '--profile', 'tiny');
     expect(g.status, g.stderr).toBe(0);
     const html = readFileSync(join(dir, 'dist/tiny/index.html'), 'utf8');
     const srcs = [...html.matchAll(/<img [^>]*src="([^"]+)"/g)].map((m) => m[1]);
     expect(srcs).toEqual(['small-datasets.svg', 'double-descent.svg']);
     for (const src of srcs) expect(existsSync(join(dir, 'dist/tiny', src))).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, 'dist/tiny/manifest.json'), 'utf8')).profile).toBe('tiny');
-    const r = tsx('pipeline/publish/diff.ts', 'dist/tiny', 'dist/tiny', '--out', 'report-self');
+    const r = tsx('pipeline/commands/figures-diff.ts', 'dist/tiny', 'dist/tiny', '--out', 'report-self');
     expect(r.stdout).toBe('no figure changed\n');
   });
 });

@@ -62,7 +62,7 @@ describe.skipIf(!slurm.ok && !(process.env.CI && process.getuid?.() === 0))('npm
     const realNpm = spawnSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(join(paths.bin, 'npm'), `#!/bin/sh\n{ printf '%s' "$PWD"; for a in "$@"; do printf ' [%s]' "$a"; done; printf '\\n'; } >> "$NPM_CALLS"\n[ "$3" = cache:probe ] && exec '${realNpm}' "$@"\nexit 0\n`);
     chmodSync(join(paths.bin, 'npm'), 0o755);
-    const gen = spawnSync(join(repo, 'node_modules/.bin/tsx'), ['pipeline/scale/slurm.ts', 'quick', '--cache-server', server.url, '--shards', String(SHARDS), '--out', paths.out, '--scratch', paths.scratch, '--cpus', '1', '--time', '10:00'], { cwd: repo, encoding: 'utf8' });
+    const gen = spawnSync(join(repo, 'node_modules/.bin/tsx'), ['pipeline/commands/slurm.ts', 'quick', '--cache-server', server.url, '--shards', String(SHARDS), '--out', paths.out, '--scratch', paths.scratch, '--cpus', '1', '--time', '10:00'], { cwd: repo, encoding: 'utf8' });
     if (gen.status !== 0) throw new Error(`npm run slurm failed: ${gen.stderr}`);
   }, 120_000);
   afterAll(async () => {

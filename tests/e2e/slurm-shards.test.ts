@@ -49,7 +49,7 @@ describe.skipIf(!slurm.ok && !(process.env.CI && process.getuid?.() === 0))('sha
 
   it('trains every run exactly once across the array, and the final job renders from the cache the bytes of one machine', async () => {
     const out = join(ws.repo, 'slurm', `${P} out`); // a space: the #SBATCH --output lines quote it
-    const gen = spawnSync(join(ws.repo, 'node_modules/.bin/tsx'), ['pipeline/scale/slurm.ts', P, '--cache-server', server.url, '--out', out], { cwd: ws.repo, encoding: 'utf8' });
+    const gen = spawnSync(join(ws.repo, 'node_modules/.bin/tsx'), ['pipeline/commands/slurm.ts', P, '--cache-server', server.url, '--out', out], { cwd: ws.repo, encoding: 'utf8' });
     expect(gen.status, gen.stderr).toBe(0);
     const env = `--export=ALL,NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN=${TOKEN},NX_DAEMON=false,NX_TUI=false,NX_NO_CLOUD=true,NO_COLOR=1,FORCE_COLOR=0`;
     const c = cluster!;

@@ -52,16 +52,16 @@ function runTsx(dir: string, args: string[], env: NodeJS.ProcessEnv = process.en
   return new Promise((ok) => child.on('close', (status, signal) => ok({ status, signal, output })));
 }
 
-/** One pipeline stage, as a task runs it: `tsx pipeline/cli.ts <stage> ...`. Asynchronous, so the test worker stays responsive. */
+/** One pipeline stage, as a task runs it: `tsx pipeline/commands/stage.ts <stage> ...`. Asynchronous, so the test worker stays responsive. */
 export function stage(dir: string, args: string[], onSpawn?: (kill: () => void) => void): Promise<RunResult> {
-  return runTsx(dir, ['pipeline/cli.ts', ...args], process.env, onSpawn);
+  return runTsx(dir, ['pipeline/commands/stage.ts', ...args], process.env, onSpawn);
 }
 
 /** `npm run build -- <profile>` in `dir`, and which tasks ran or came from the cache. */
 export async function build(dir: string, profile: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, onSpawn?: (kill: () => void) => void): Promise<BuildResult & { signal: string | null }> {
   const started = performance.now();
   const env = { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1', ...extraEnv };
-  const { status, signal, output } = await runTsx(dir, ['pipeline/build.ts', profile, ...args], env, onSpawn);
+  const { status, signal, output } = await runTsx(dir, ['pipeline/commands/build.ts', profile, ...args], env, onSpawn);
   const ran: string[] = [];
   const cached: string[] = [];
   for (const line of output.split('\n')) {

@@ -73,7 +73,7 @@ describe("the project's stages", () => {
 
   it('keep the engines out of the code of data, geometry and render tasks: the config loads no engine code', () => {
     for (const stage of ['data', 'geometry', 'render']) {
-      const { files } = codeInputs(ROOT, ['pipeline/cli.ts', `pipeline/stages/${stage}.ts`]);
+      const { files } = codeInputs(ROOT, ['pipeline/commands/stage.ts', `pipeline/stages/${stage}.ts`]);
       expect(files, stage).toContain('pipeline/config/load.ts');
       expect(files.filter((f) => /^pipeline\/(engines|kernel)\//.test(f)), stage).toEqual([]);
     }
@@ -85,6 +85,6 @@ describe("the project's stages", () => {
   });
 
   it('give training the engine registry (its runs name their engine)', () => {
-    expect(codeInputs(ROOT, ['pipeline/cli.ts', 'pipeline/stages/train.ts']).files).toContain('pipeline/engines/registry.ts');
+    expect(codeInputs(ROOT, ['pipeline/commands/stage.ts', 'pipeline/stages/train.ts']).files).toContain('pipeline/engines/registry.ts');
   });
 });

@@ -21,7 +21,7 @@ import { headerOf, readContainer, writeContainer } from '../../pipeline/format/c
 import { readSparsePoints } from '../../pipeline/format/sparse.ts';
 import { readWeights } from '../../pipeline/format/weights.ts';
 import { readSnapshots } from '../../pipeline/format/snapshots.ts';
-import { FormatError } from '../../pipeline/format/error.ts';
+import { FormatError } from '../../pipeline/files/error.ts';
 import { writeCheckpoint } from '../../pipeline/train/checkpoint.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { Rng } from '../../pipeline/prng/rng.ts';

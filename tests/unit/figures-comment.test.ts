@@ -4,8 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { composeComment, main, markdownText, readReport } from '../../pipeline/publish/comment.ts';
-import { main as figuresDiff, type DiffJson, type DiffJsonFigure } from '../../pipeline/publish/diff.ts';
+import { composeComment, markdownText, readReport } from '../../pipeline/publish/comment.ts';
+import type { DiffJson, DiffJsonFigure } from '../../pipeline/publish/diff.ts';
+import { main } from '../../pipeline/commands/figures-comment.ts';
+import { main as figuresDiff } from '../../pipeline/commands/figures-diff.ts';
+import { commandStatus } from '../../pipeline/commands/run.ts';
 
 /**
  * figures:comment on hand-made report folders: the Markdown of the pull request's comment, the staged
@@ -57,10 +60,11 @@ function report(diff: unknown, { images = true } = {}): string {
 
 const diffJson = (figures: DiffJsonFigure[], profile = 'post'): DiffJson => ({ format: 1, profile, figures });
 
+/** figures:comment in this process, ending as the command does: its exit status, stdout and stderr. */
 function run(args: string[]) {
   let stdout = '';
   let stderr = '';
-  const status = main(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  const status = commandStatus(main, args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
   return { status, stdout, stderr };
 }
 
@@ -325,7 +329,7 @@ describe('figures:diff writes what figures:comment reads', () => {
     const a = build('old', { kept: png(8, 6), grown: png(8, 6), gone: png(4, 4) });
     const b = build('new', { kept: png(8, 6), grown: png(10, 6), fresh: png(5, 5) });
     const out = join(folder('report'), 'figures-diff');
-    expect(figuresDiff([a, b, '--out', out, '--summary', join(folder('s'), 'summary.md')], {}, { stdout: () => {}, stderr: () => {} })).toBe(0);
+    expect(figuresDiff([a, b, '--out', out, '--summary', join(folder('s'), 'summary.md')], { stdout: () => {}, stderr: () => {} }, {})).toBe(0);
     const r = readReport(out);
     expect(r.diff.figures.map((f) => [f.name, f.status])).toEqual([['grown', 'changed'], ['fresh', 'added'], ['gone', 'removed'], ['kept', 'unchanged']]);
     const md = composeComment(r, { imageBase: BASE, prefix: PREFIX });

@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { diffBuilds, main } from '../../pipeline/publish/diff.ts';
+import { diffBuilds } from '../../pipeline/publish/diff.ts';
+import { main } from '../../pipeline/commands/figures-diff.ts';
+import { commandStatus, type Output } from '../../pipeline/commands/run.ts';
 import { writeGallery } from '../../pipeline/publish/gallery.ts';
 import { gitCommit } from '../../pipeline/publish/shared.ts';
 
@@ -62,13 +64,16 @@ function build(name: string, figures: Record<string, FigureSpec>): string {
   return dir;
 }
 
+/** The command in this process, ending as it does (an error: `error: ...` and 2), with `env` for its environment. */
+const figuresDiffIn = (env: NodeJS.ProcessEnv, args: string[], io: Output) => commandStatus((argv, out) => main(argv, out, env), args, io);
+
 /** The command in this process: its exit status, stdout, stderr, and the report folder it wrote. */
 function figuresDiff(args: string[], env: NodeJS.ProcessEnv = {}) {
   const out = join(folder('report'), 'figures-diff');
   const summary = join(folder('summary'), 'summary.md');
   let stdout = '';
   let stderr = '';
-  const status = main([...args, '--out', out, '--summary', summary], env, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  const status = figuresDiffIn(env, [...args, '--out', out, '--summary', summary], { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
   return { status, stdout, stderr, out, summary: existsSync(summary) ? readFileSync(summary, 'utf8') : null };
 }
 
@@ -230,7 +235,7 @@ describe('figures:diff', () => {
     const file = join(folder('gh'), 'step-summary.md');
     writeFileSync(file, 'earlier step\n');
     const out = join(folder('report'), 'r');
-    expect(main([a, b, '--out', out], { GITHUB_STEP_SUMMARY: file }, { stdout: () => {}, stderr: () => {} })).toBe(0);
+    expect(main([a, b, '--out', out], { stdout: () => {}, stderr: () => {} }, { GITHUB_STEP_SUMMARY: file })).toBe(0);
     const text = readFileSync(file, 'utf8');
     expect(text.startsWith('earlier step\n### Figures of profile `quick`: 1 changed')).toBe(true);
   });
@@ -242,7 +247,7 @@ describe('figures:diff', () => {
     const summary = join(folder('summary'), 'summary.md');
     const run = () => {
       let stdout = '';
-      main([a, b, '--out', out, '--summary', summary], {}, { stdout: (s) => (stdout += s), stderr: () => {} });
+      main([a, b, '--out', out, '--summary', summary], { stdout: (s) => (stdout += s), stderr: () => {} }, {});
       const files = ['index.html', 'images/a.diff.png', 'images/c.diff.png'].map((f) => readFileSync(join(out, f)));
       return { stdout, summary: readFileSync(summary, 'utf8'), files };
     };
@@ -258,13 +263,13 @@ describe('figures:diff', () => {
     const out = folder('not-a-report');
     writeFileSync(join(out, 'notes.txt'), 'mine');
     let stderr = '';
-    expect(main([a, a, '--out', out], {}, { stdout: () => {}, stderr: (s) => (stderr += s) })).toBe(2);
+    expect(figuresDiffIn({}, [a, a, '--out', out], { stdout: () => {}, stderr: (s) => (stderr += s) })).toBe(2);
     expect(stderr).toContain(`${out}: exists and is not a figures-diff report`);
     expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('mine');
     const report = join(folder('report'), 'r');
     const b = build('new', { alpha: { png: png(8, 6, [[0, 0, BLACK]]) } });
-    expect(main([a, b, '--out', report], {}, { stdout: () => {}, stderr: () => {} })).toBe(0);
-    expect(main([a, a, '--out', report], {}, { stdout: () => {}, stderr: () => {} })).toBe(0);
+    expect(main([a, b, '--out', report], { stdout: () => {}, stderr: () => {} }, {})).toBe(0);
+    expect(main([a, a, '--out', report], { stdout: () => {}, stderr: () => {} }, {})).toBe(0);
     expect(existsSync(join(report, 'images', 'alpha.diff.png')), 'images of the earlier report are gone').toBe(false);
   });
 

@@ -6,11 +6,11 @@ import { Rng } from '../../pipeline/prng/rng.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { decodeContainer, encodeContainer, MAGIC, readContainer, writeContainer } from '../../pipeline/format/container.ts';
-import { FormatError } from '../../pipeline/format/error.ts';
+import { FormatError } from '../../pipeline/files/error.ts';
 import { readSparsePoints, writeSparsePoints, SPARSE_KIND } from '../../pipeline/format/sparse.ts';
 import { readWeights, writeWeights, WEIGHTS_KIND } from '../../pipeline/format/weights.ts';
-import { writeFileAtomic } from '../../pipeline/format/atomic.ts';
-import { writeJsonAtomic } from '../../pipeline/format/json.ts';
+import { writeFileAtomic } from '../../pipeline/files/atomic.ts';
+import { writeJsonAtomic } from '../../pipeline/files/json.ts';
 
 let dir: string;
 beforeAll(() => {

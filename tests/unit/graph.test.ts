@@ -53,7 +53,7 @@ describe('buildGraph', () => {
 
   it('keys training on the training code and the engine the run uses, and nothing of geometry or rendering', () => {
     const fast = fileInputs(target('base-run-T3-m2-s0', 'train'));
-    expect(fast).toEqual(expect.arrayContaining(['pipeline/cli.ts', 'pipeline/stages/train.ts', 'pipeline/train/train-run.ts', 'pipeline/kernel/fast-engine.ts', 'pipeline/kernel/worker.mjs']));
+    expect(fast).toEqual(expect.arrayContaining(['pipeline/commands/stage.ts', 'pipeline/stages/train.ts', 'pipeline/train/train-run.ts', 'pipeline/kernel/fast-engine.ts', 'pipeline/kernel/worker.mjs']));
     expect(fast).not.toContain('pipeline/engines/tfjs.ts');
     expect(fast.filter((f) => /pipeline\/(geometry|render)\//.test(f))).toEqual([]);
     const tf = target('tf-run-T3-m2-s0', 'train');
@@ -113,7 +113,7 @@ describe('buildGraph', () => {
 
   it('writes the gallery after every figure of the profile, uncached (its manifest records the commit)', () => {
     const build = target('base', 'build') as unknown as { options: { command: string }; dependsOn: unknown[]; cache: boolean };
-    expect(build.options.command).toContain('pipeline/publish/gallery.ts --profile base');
+    expect(build.options.command).toContain('pipeline/commands/gallery.ts --profile base');
     expect(build.dependsOn).toEqual([{ projects: ['base-figure-small-datasets'], target: 'render' }]);
     expect(build.cache).toBe(false);
   });

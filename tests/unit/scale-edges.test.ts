@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,9 @@ import { ConfigError, loadExperiment, selectProfile } from '../../pipeline/confi
 import { figureRuns } from '../../pipeline/config/figures.ts';
 import { planProfile } from '../../pipeline/config/plan.ts';
 import { checkShardCount, splitRuns } from '../../pipeline/scale/shards.ts';
-import { checkPartition, checkTime, logDir, main as slurm, parseCpus, slurmScripts, type SlurmOptions } from '../../pipeline/scale/slurm.ts';
+import { checkPartition, checkTime, logDir, parseCpus, slurmScripts, type SlurmOptions } from '../../pipeline/scale/slurm.ts';
+import { main as slurm, USAGE as SLURM_USAGE } from '../../pipeline/commands/slurm.ts';
+import { commandStatus } from '../../pipeline/commands/run.ts';
 
 /**
  * The edges of scaling out, without a cluster: the scripts `npm run slurm` writes (the final build names
@@ -25,21 +27,17 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const base: SlurmOptions = { profile: 'quick', shards: 3, repo: '/srv/smdd', cacheServer: 'http://cache:3000', out: '/srv/smdd/slurm/quick' };
 const cli = (file: string, args: string[]) => spawnSync(TSX, [file, ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, NX_DAEMON: 'false', NO_COLOR: '1' } });
-/** The runs the quick profile's figures draw, as build.ts and slurm.ts count them. */
+/** The runs the quick profile's figures draw, as the build and slurm commands count them. */
 const quickRuns = () => {
   const { name, profile } = selectProfile(loadExperiment('experiment.json', REPO), 'quick');
   return figureRuns(planProfile(name, profile)).length;
 };
 
-/** `npm run slurm` in this process: its status and what it wrote to stderr. */
+/** `npm run slurm` in this process, ending as the command does: its status and what it wrote to stderr. */
 function runSlurm(args: string[]): { status: number; stderr: string } {
   let stderr = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    return { status: slurm(args), stderr };
-  } finally {
-    spy.mockRestore();
-  }
+  const status = commandStatus(slurm, args, { stdout: () => {}, stderr: (s) => (stderr += s) }, SLURM_USAGE);
+  return { status, stderr };
 }
 
 describe('the final Slurm job builds with the array\'s shard count', () => {
@@ -143,7 +141,7 @@ describe('npm run slurm checks --cpus, --time and --partition', () => {
   });
 
   it('the command itself exits 2 with error: on stderr', () => {
-    const r = cli('pipeline/scale/slurm.ts', args('--cpus', 'abc'));
+    const r = cli('pipeline/commands/slurm.ts', args('--cpus', 'abc'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: --cpus: expected a positive integer \(CPUs per task\), found "abc"\n/);
   });
@@ -167,7 +165,7 @@ describe('more shards than runs is refused, by one check', () => {
     const n = runs + 1;
     const says = `profile quick has ${runs} runs, fewer than the ${n} shards asked for, so 1 shard would have no run; split it into at most ${runs} shards`;
     for (const [args, source] of [[['--plan', '--shards', String(n)], `--shards ${n}`], [['--plan', '--json', '--shards', String(n)], `--shards ${n}`], [['--shard', `${n}/${n}`], `--shard ${n}/${n}`]] as const) {
-      const r = cli('pipeline/build.ts', ['quick', ...args]);
+      const r = cli('pipeline/commands/build.ts', ['quick', ...args]);
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain(`error: ${source}: ${says}\n`);
       expect(r.stdout, 'no plan, no matrix').toBe('');
@@ -181,7 +179,7 @@ describe('more shards than runs is refused, by one check', () => {
 
   it('--plan --json at exactly as many shards as runs gives every shard a run', () => {
     const runs = quickRuns();
-    const r = cli('pipeline/build.ts', ['quick', '--plan', '--json', '--shards', String(runs)]);
+    const r = cli('pipeline/commands/build.ts', ['quick', '--plan', '--json', '--shards', String(runs)]);
     expect(r.status, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout) as { count: number; indices: number[]; shards: { runs: string[] }[] };
     expect(plan.count).toBe(runs);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Profile } from '../../pipeline/config/schema.ts';
 import { planProfile, type RunPlan } from '../../pipeline/config/plan.ts';
 import { planFigure, type FigureFile } from '../../pipeline/config/figures.ts';
-import { FormatError } from '../../pipeline/format/error.ts';
+import { FormatError } from '../../pipeline/files/error.ts';
 import { gatherTables, type Row } from '../../pipeline/render/tables.ts';
 
 /**

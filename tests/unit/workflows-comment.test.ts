@@ -86,7 +86,7 @@ describe('figures-diff.yml: the comparison, with no write permission', () => {
     for (const result of ['compared', 'base-failed', 'failed']) {
       const r = bash(step.run!, dir, { PR_NUMBER: '12', HEAD_SHA: sha('a'), BASE_SHA: sha('b'), RESULT: result });
       expect(r.status, r.stderr).toBe(0);
-      const check = spawnSync(TSX, [join(REPO, 'pipeline/publish/comment.ts'), join(dir, 'figures-diff'), '--pr'], { encoding: 'utf8' });
+      const check = spawnSync(TSX, [join(REPO, 'pipeline/commands/figures-comment.ts'), join(dir, 'figures-diff'), '--pr'], { encoding: 'utf8' });
       expect(check.stderr).toBe('');
       expect(check.stdout).toBe(`number=12\nhead=${sha('a')}\nbase=${sha('b')}\nresult=${result}\n`);
     }
@@ -203,7 +203,7 @@ const BIN = (() => {
   writeFileSync(join(bin, 'npm'), `#!/usr/bin/env bash
 [ "$1 $2 $3 $4" = "run --silent figures:comment --" ] || { echo "npm stand-in: unexpected: $*" >&2; exit 97; }
 shift 4
-exec "${TSX}" "${join(REPO, 'pipeline/publish/comment.ts')}" "$@"
+exec "${TSX}" "${join(REPO, 'pipeline/commands/figures-comment.ts')}" "$@"
 `);
   writeFileSync(join(bin, 'gh'), `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GH_LOG"

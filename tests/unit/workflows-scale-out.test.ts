@@ -30,7 +30,7 @@ describe('scale-out.yml', () => {
   });
 
   it('the plan job probes the cache with the server and token the shards use, after npm ci and before the split', () => {
-    expect(SCRIPTS['cache:probe']).toBe('tsx pipeline/scale/probe.ts');
+    expect(SCRIPTS['cache:probe']).toBe('tsx pipeline/commands/cache-probe.ts');
     const probe = stepIndex(plan, (s) => /npm run (--silent )?cache:probe\b/.test(s.run ?? ''));
     expect(probe, 'a step runs npm run cache:probe').toBeGreaterThan(-1);
     const step = plan.steps![probe];

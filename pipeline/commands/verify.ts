@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
+import { MAIN_SWEEP, planProfile } from '../config/plan.ts';
+import { UserError } from '../errors.ts';
+import { FormatError } from '../files/error.ts';
+import { checkClaims, formatClaims, readRunTables, readSweepRun, sweepClaims, type Claim } from '../verify.ts';
+import { runCommand, type Output } from './run.ts';
+
+/**
+ *   npm run verify [-- <profile>] [--config experiment.json]
+ * Checks the paper's claims, with numbers, on a built profile's tables (verify.ts): prints a table
+ * (claim, measured, expected, pass) and exits 1 when a claim fails, 2 when the tables are missing.
+ */
+export function main(argv: string[], io: Output): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const { positionals, values } = parsed;
+  const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
+  const plan = planProfile(name, profile);
+  const claims: Claim[] = [];
+  try {
+    for (const m of profile.model.hiddenDims) {
+      const runs = plan.sweeps[MAIN_SWEEP].filter((r) => r.m === m);
+      io.stdout(`profile ${name}, m = ${m}: ${runs.length} runs\n`);
+      claims.push(...checkClaims(readRunTables(runs)));
+    }
+    claims.push(...sweepClaims(plan, profile, readSweepRun));
+  } catch (e) {
+    // A table missing or unreadable: the profile is not built (or not all of it).
+    if (e instanceof FormatError) throw new UserError(`${e.message}; build the profile first (npm run build -- <profile>)`);
+    throw e;
+  }
+  io.stdout(formatClaims(claims) + '\n');
+  const failed = claims.filter((c) => c.pass === false).length;
+  const unchecked = claims.filter((c) => c.pass === null).length;
+  io.stdout(`${claims.length - failed - unchecked} passed, ${failed} failed, ${unchecked} not checked\n`);
+  return failed ? 1 : 0;
+}
+
+runCommand(import.meta.url, main);
