@@ -1,5 +1,8 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
+import { planProfile } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -79,4 +82,16 @@ export function runCommand(moduleUrl: string, main: Main, usage?: string): void 
   // A rejection (a bug) is left unhandled: node prints its stack and exits 1.
   if (typeof status === 'number') process.exit(status);
   else void status.then((s) => process.exit(s));
+}
+
+/** The arguments of a command over one profile, `[<profile>] [--config experiment.json]`: the profile and its plan. */
+export function profileArgs(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const { name, profile } = selectProfile(loadExperiment(parsed.values.config), parsed.positionals[0]);
+  return { name, profile, plan: planProfile(name, profile) };
 }

@@ -1,10 +1,8 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, loadExperiment, selectProfile } from '../config/load.ts';
-import { MAIN_SWEEP, planProfile } from '../config/plan.ts';
+import { MAIN_SWEEP } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
 import { FormatError } from '../files/error.ts';
 import { checkClaims, formatClaims, readRunTables, readSweepRun, sweepClaims, type Claim } from '../verify.ts';
-import { runCommand, type Output } from './run.ts';
+import { profileArgs, runCommand, type Output } from './run.ts';
 
 /**
  *   npm run verify [-- <profile>] [--config experiment.json]
@@ -12,15 +10,7 @@ import { runCommand, type Output } from './run.ts';
  * (claim, measured, expected, pass) and exits 1 when a claim fails, 2 when the tables are missing.
  */
 export function main(argv: string[], io: Output): number {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const { positionals, values } = parsed;
-  const { name, profile } = selectProfile(loadExperiment(values.config), positionals[0]);
-  const plan = planProfile(name, profile);
+  const { name, profile, plan } = profileArgs(argv);
   const claims: Claim[] = [];
   try {
     for (const m of profile.model.hiddenDims) {

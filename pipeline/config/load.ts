@@ -6,6 +6,7 @@ import { ExperimentFile, Profile, TrainingConfig, warmupProblem } from './schema
 import { MAIN_SWEEP, expandGrids, overrideMatches, type GridRun } from './plan.ts';
 import { isInfinite } from './size.ts';
 import { UserError } from '../errors.ts';
+import { describeFound, valueAt } from '../files/field.ts';
 
 /** A configuration (experiment.json, a figure's files, a flag) that is not what it should be; the message names the file and field, or the flag. */
 export class ConfigError extends UserError {
@@ -28,20 +29,7 @@ export function readConfigJson(file: string, shownAs = file): unknown {
 }
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing (the field is missing)';
-  const s = JSON.stringify(value);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
 
-function at(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[k as string];
-  }
-  return v;
-}
 
 function formatIssues(file: string, prefix: string, issues: z.core.$ZodIssue[], root: unknown, where?: (path: PropertyKey[]) => string): string {
   const place = (path: PropertyKey[]) => (where ? where(path) : [prefix, ...path].filter((s) => s !== '').join('.') || '(top level)');
@@ -49,7 +37,7 @@ function formatIssues(file: string, prefix: string, issues: z.core.$ZodIssue[], 
     const path = i.path as PropertyKey[];
     if (i.code === 'unrecognized_keys')
       return (i as { keys: string[] }).keys.map((k) => `${file}: ${place([...path, k])}: unknown field "${k}"`);
-    return [`${file}: ${place(path)}: ${i.message.replace(/^Invalid input: /, '')}, found ${describe(at(root, path))}`];
+    return [`${file}: ${place(path)}: ${i.message.replace(/^Invalid input: /, '')}, found ${describeFound(valueAt(root, path))}`];
   });
   return lines.join('\n');
 }
@@ -105,7 +93,7 @@ export function parseExperiment(raw: unknown, file: string, known: Known = {}): 
       chain.push(cur);
       const ext: unknown = rawProfiles[cur].extends;
       if (ext !== undefined && typeof ext !== 'string') {
-        errors.push(`${file}: profiles.${cur}.extends: expected the name of a profile, found ${describe(ext)}`);
+        errors.push(`${file}: profiles.${cur}.extends: expected the name of a profile, found ${describeFound(ext)}`);
         break;
       }
       cur = ext as string | undefined;
@@ -119,7 +107,7 @@ export function parseExperiment(raw: unknown, file: string, known: Known = {}): 
     // Report a bad field where it is written: the nearest profile in the chain that sets it
     // (or, for a rule between fields, that sets any of them).
     const where = (path: PropertyKey[], related: PropertyKey[][] = [path]) => {
-      const owner = chain.find((p) => related.some((r) => at(rawProfiles[p], r) !== undefined)) ?? name;
+      const owner = chain.find((p) => related.some((r) => valueAt(rawProfiles[p], r) !== undefined)) ?? name;
       return `profiles.${owner}.${path.join('.')}`;
     };
     const parsed = Profile.safeParse(merged);
@@ -179,7 +167,7 @@ function checkProfile(p: Profile, known: Known): Problem[] {
     if (parsed.success) continue;
     badValues.add(`${r.sweep}/${r.variant}`);
     for (const issue of parsed.error.issues)
-      out.push([['sweeps', r.sweep, 'vary', 'values', r.variant], `${issue.path.join('.')}: ${issue.message}, found ${describe(at(r.grid, issue.path as PropertyKey[]))}`]);
+      out.push([['sweeps', r.sweep, 'vary', 'values', r.variant], `${issue.path.join('.')}: ${issue.message}, found ${describeFound(valueAt(r.grid, issue.path as PropertyKey[]))}`]);
   }
   // warmupSteps < steps for every run, blamed on the last of the fields that set its steps or warmupSteps
   // (once per field: naming the first run it breaks, unless it is the profile's own training).

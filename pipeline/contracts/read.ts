@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { FormatError } from '../files/error.ts';
 import { readJson } from '../files/json.ts';
+import { describeFound, valueAt } from '../files/field.ts';
 
 /**
  * Reading a file the pipeline wrote as what its contract says it is. A mismatch is a FormatError naming
@@ -12,21 +13,7 @@ import { readJson } from '../files/json.ts';
  * A problem with the whole value has no path: `features.json: expected a list of rows, found {...}`.
  */
 
-/** What was found at a field, for a message: its JSON, cut short. */
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing (the field is missing)';
-  const s = JSON.stringify(value);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
 
-function at(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
-}
 
 /** zod's names of types, as the messages say them. */
 const TYPE_NAMES: Record<string, string> = {
@@ -50,7 +37,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], value: unkno
     const where = place(path);
     const said = message(i);
     // A schema's own message may say what it found; else what is there is added.
-    return [`${where ? `${where}: ` : ''}${said}${said.includes(', found ') ? '' : `, found ${describe(at(value, path))}`}`];
+    return [`${where ? `${where}: ` : ''}${said}${said.includes(', found ') ? '' : `, found ${describeFound(valueAt(value, path))}`}`];
   });
   return lines.join('; ') + (issues.length > 5 ? `; and ${issues.length - 5} more` : '');
 }

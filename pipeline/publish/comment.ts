@@ -1,11 +1,11 @@
-import { copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FormatError } from '../files/error.ts';
 import { readJson } from '../files/json.ts';
 import { FIGURE_FILE_KINDS, type FigureFileKind } from '../config/layout.ts';
 import { UserError } from '../errors.ts';
-import { DIFF_JSON, DIFF_JSON_FORMAT, IMAGE_KINDS, IMAGES, STATUSES, isPngHeader, percent, reportImage, type DiffJson, type DiffJsonFigure, type ImageKind, type Status } from './diff.ts';
+import { DIFF_JSON, DIFF_JSON_FORMAT, IMAGE_KINDS, IMAGES, STATUSES, pngHeader, percent, reportImage, type DiffJson, type DiffJsonFigure, type ImageKind, type Status } from './diff.ts';
 import { escapeHtml, groupDigits } from './shared.ts';
 
 /**
@@ -108,14 +108,7 @@ function checkImage(file: string): void {
   const st = lstatSync(file);
   if (!st.isFile()) throw new FormatError(file, 'not a plain file');
   if (st.size > MAX_IMAGE_BYTES) throw new FormatError(file, `${groupDigits(st.size)} bytes: larger than ${groupDigits(MAX_IMAGE_BYTES)}`);
-  const head = Buffer.alloc(24);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 24, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!isPngHeader(head)) throw new FormatError(file, 'not a PNG');
+  pngHeader(file);
 }
 
 /** A report folder as figures:comment reads it. */

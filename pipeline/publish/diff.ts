@@ -270,6 +270,12 @@ export const isPngHeader = (b: Uint8Array) => b.length >= 24 && PNG_SIGNATURE.eq
 
 /** A PNG's width and height from its header, without decoding the image (an unchanged figure's PNG is never decoded). */
 export function pngSize(file: string): Size {
+  const head = pngHeader(file);
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+}
+
+/** The first 24 bytes of a PNG file (its signature and IHDR chunk, which hold its size); anything else is refused, naming the file. */
+export function pngHeader(file: string): Buffer {
   const head = Buffer.alloc(24);
   const fd = openSync(file, 'r');
   try {
@@ -278,7 +284,7 @@ export function pngSize(file: string): Size {
     closeSync(fd);
   }
   if (!isPngHeader(head)) throw new FormatError(file, 'not a PNG (no PNG signature and IHDR header)');
-  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+  return head;
 }
 
 /** One figure of diff.json; `saved` are the images the report holds of it. */

@@ -272,7 +272,7 @@ describe('bad report folders give exit 2 and an error naming the file', () => {
     dir = report(diff, { images: false });
     writeFileSync(join(dir, 'images', 'fresh.new.png'), '<svg onload="alert(1)"/>');
     r = run([dir, '--stage', stage, '--prefix', PREFIX]);
-    expect(r.stderr).toBe(`error: ${join(dir, 'images', 'fresh.new.png')}: not a PNG\n`);
+    expect(r.stderr).toBe(`error: ${join(dir, 'images', 'fresh.new.png')}: not a PNG (no PNG signature and IHDR header)\n`);
   });
 
   it('a --profile that is not the report\'s; a usage error', () => {
