@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { vectorFields } from './vector.ts';
 
 /**
  * geometry/examples.json: one row per kept training example t (the first maxExamplesPerRun distinct ones),
@@ -8,10 +9,7 @@ import { z } from 'zod';
  */
 export const ExampleRow = z.strictObject({
   example: z.number().int().min(0),
-  x: z.number(),
-  y: z.number(),
-  norm: z.number().min(0),
-  dimensionality: z.number(),
+  ...vectorFields,
   repeated: z.boolean().optional(),
 });
 export type ExampleRow = z.infer<typeof ExampleRow>;

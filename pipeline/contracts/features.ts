@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { vectorFields } from './vector.ts';
 
 /**
  * geometry/features.json: one row per feature vector W_i of a run's final weights, with its first two
@@ -7,10 +8,7 @@ import { z } from 'zod';
  */
 export const FeatureRow = z.strictObject({
   feature: z.number().int().min(0),
-  x: z.number(),
-  y: z.number(),
-  norm: z.number().min(0),
-  dimensionality: z.number(),
+  ...vectorFields,
 });
 export type FeatureRow = z.infer<typeof FeatureRow>;
 

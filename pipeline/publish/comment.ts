@@ -5,8 +5,9 @@ import { FormatError } from '../files/error.ts';
 import { readJson } from '../files/json.ts';
 import { FIGURE_FILE_KINDS, type FigureFileKind } from '../config/layout.ts';
 import { UserError } from '../errors.ts';
-import { DIFF_JSON, DIFF_JSON_FORMAT, IMAGE_KINDS, IMAGES, STATUSES, pngHeader, percent, reportImage, type DiffJson, type DiffJsonFigure, type ImageKind, type Status } from './diff.ts';
+import { DIFF_JSON, DIFF_JSON_FORMAT, IMAGE_KINDS, IMAGES, STATUSES, percent, reportImage, type DiffJson, type DiffJsonFigure, type ImageKind, type Status } from './diff.ts';
 import { escapeHtml, groupDigits } from './shared.ts';
+import { pngHeader } from './png.ts';
 
 /**
  * The pull request's figures comment, from a report folder written by figures:diff (diff.json and

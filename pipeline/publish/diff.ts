@@ -1,4 +1,4 @@
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import pixelmatch from 'pixelmatch';
 import { PNG } from 'pngjs';
@@ -8,6 +8,7 @@ import { readContract } from '../contracts/read.ts';
 import { ProvenanceProfile } from '../contracts/provenance.ts';
 import { ManifestProfile } from '../contracts/manifest.ts';
 import { escapeHtml, groupDigits, href } from './shared.ts';
+import { pngSize } from './png.ts';
 import { FIGURE_FILE_KINDS, FIGURE_FILES, type FigureFileKind } from '../config/layout.ts';
 import { UserError } from '../errors.ts';
 
@@ -261,30 +262,6 @@ export interface DiffJson {
   profile: string;
   /** In the report's order (STATUSES, then by name). */
   figures: DiffJsonFigure[];
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Whether bytes start like a PNG: the signature, then the IHDR chunk (which holds the size). */
-export const isPngHeader = (b: Uint8Array) => b.length >= 24 && PNG_SIGNATURE.equals(b.subarray(0, 8)) && Buffer.from(b.subarray(12, 16)).toString('latin1') === 'IHDR';
-
-/** A PNG's width and height from its header, without decoding the image (an unchanged figure's PNG is never decoded). */
-export function pngSize(file: string): Size {
-  const head = pngHeader(file);
-  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
-}
-
-/** The first 24 bytes of a PNG file (its signature and IHDR chunk, which hold its size); anything else is refused, naming the file. */
-export function pngHeader(file: string): Buffer {
-  const head = Buffer.alloc(24);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 24, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!isPngHeader(head)) throw new FormatError(file, 'not a PNG (no PNG signature and IHDR header)');
-  return head;
 }
 
 /** One figure of diff.json; `saved` are the images the report holds of it. */

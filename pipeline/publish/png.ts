@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { FormatError } from '../files/error.ts';
 
@@ -6,7 +7,7 @@ import { FormatError } from '../files/error.ts';
  * is the mean of a 2x2 block, averaged with alpha as weight (so an anti-aliased edge keeps its colour),
  * in integer arithmetic, so the bytes depend on the input alone. Opaque images are written as RGB.
  */
-export function halvePng(bytes: Buffer, file: string): Buffer {
+export function halvePng(bytes: Buffer, file: string): { png: Buffer; width: number; height: number } {
   let src: PNG;
   try {
     src = PNG.sync.read(bytes);
@@ -41,11 +42,29 @@ export function halvePng(bytes: Buffer, file: string): Buffer {
       if (out.data[o + 3] !== 255) opaque = false;
     }
   }
-  return PNG.sync.write(out, { colorType: opaque ? 2 : 6, deflateLevel: 9 });
+  return { png: PNG.sync.write(out, { colorType: opaque ? 2 : 6, deflateLevel: 9 }), width, height };
 }
 
-/** Width and height of a PNG, from its IHDR chunk. */
-export function pngSize(bytes: Buffer, file: string): { width: number; height: number } {
-  if (bytes.length < 24 || bytes.readUInt32BE(0) !== 0x89504e47 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new FormatError(file, 'not a PNG file');
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Whether bytes start like a PNG: the signature, then the IHDR chunk (which holds the size). */
+const isPngHeader = (b: Uint8Array) => b.length >= 24 && PNG_SIGNATURE.equals(b.subarray(0, 8)) && Buffer.from(b.subarray(12, 16)).toString('latin1') === 'IHDR';
+
+/** A PNG's width and height from its header, without decoding the image (an unchanged figure's PNG is never decoded). */
+export function pngSize(file: string): { width: number; height: number } {
+  const head = pngHeader(file);
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+}
+
+/** The first 24 bytes of a PNG file (its signature and IHDR chunk, which hold its size); anything else is refused, naming the file. */
+export function pngHeader(file: string): Buffer {
+  const head = Buffer.alloc(24);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 24, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!isPngHeader(head)) throw new FormatError(file, 'not a PNG (no PNG signature and IHDR header)');
+  return head;
 }

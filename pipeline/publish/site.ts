@@ -10,7 +10,7 @@ import { parseContract, readContract } from '../contracts/read.ts';
 import { ProvenanceAsRead } from '../contracts/provenance.ts';
 import { PublishRecord, isSafeRelative } from '../contracts/publish-record.ts';
 import { sha256 } from './shared.ts';
-import { halvePng, pngSize } from './png.ts';
+import { halvePng } from './png.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -162,13 +162,12 @@ function planFiles(root: string, dist: string, ns: Namespace, figures: string[])
     const png2x = readFileSync(resolve(root, pngFile));
     const provenance = readContract(resolve(root, provFile), ProvenanceAsRead);
     if (provenance.profile !== profile) throw new FormatError(provFile, `expected a figure of profile "${profile}", found profile ${JSON.stringify(provenance.profile)}`);
-    const png = halvePng(png2x, pngFile);
+    const { png, ...size } = halvePng(png2x, pngFile);
     const image = (file: string) => `${ns.imagesDir}/${file}`;
     const light = isLightSvg(svg.length, png2x.length);
     const files: [string, Buffer][] = [[image(`${name}.png`), png], [image(`${name}@2x.png`), png2x], ...(light ? [[image(`${name}.svg`), svg] as [string, Buffer]] : [])];
     for (const [rel, bytes] of files) out.set(rel, bytes);
     out.set(includeFile(ns, name), Buffer.from(includeHtml(ns, name)));
-    const size = pngSize(png, pngFile);
     const declared = svgSize(svg);
     entries[name] = {
       name, title: figure.title, caption: figure.description, alt: figure.title,

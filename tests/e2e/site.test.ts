@@ -39,6 +39,8 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 }
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 const GIT_ID = ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid'];
+/** Who publish-commit.sh commits as, in the tests (the workflow sets github-actions[bot]). */
+const BOT = { GIT_AUTHOR_NAME: 'bot', GIT_AUTHOR_EMAIL: 'bot@example.invalid', GIT_COMMITTER_NAME: 'bot', GIT_COMMITTER_EMAIL: 'bot@example.invalid' };
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** Every file under `dir` with its SHA-256 and mtime: what "changed nothing" compares. */
@@ -65,6 +67,18 @@ describe('publishing figures into a Jekyll site', () => {
     const dir = join(tmp, `site-${++count}`);
     cpSync(FIXTURE, dir, { recursive: true });
     return dir;
+  };
+  /** The site as a repository: a bare `origin` (as on GitHub) holding the fixture blog, and the clone `seed` that pushed it. */
+  const siteRepository = (name: string) => {
+    const origin = join(tmp, `${name}-origin.git`);
+    git(tmp, 'init', '-q', '--bare', '-b', 'main', origin);
+    const seed = join(tmp, `${name}-seed`);
+    cpSync(FIXTURE, seed, { recursive: true });
+    git(seed, 'init', '-q', '-b', 'main');
+    git(seed, 'add', '-A');
+    git(seed, ...GIT_ID, 'commit', '-q', '-m', 'the blog');
+    git(seed, 'push', '-q', origin, 'main');
+    return { origin, seed };
   };
   /** Files per figure: PNG at 1x and 2x, the include, and the SVG where it is light. */
   const filesOf = (profile: string, names: string[]) =>
@@ -227,14 +241,7 @@ describe('publishing figures into a Jekyll site', () => {
   });
 
   it('two commits of the project with the same figures leave the site\'s history untouched; a spec edit gives exactly one site commit', async () => {
-    const origin = join(tmp, 'site-origin.git');
-    git(tmp, 'init', '-q', '--bare', '-b', 'main', origin);
-    const seed = join(tmp, 'site-seed');
-    cpSync(FIXTURE, seed, { recursive: true });
-    git(seed, 'init', '-q', '-b', 'main');
-    git(seed, 'add', '-A');
-    git(seed, ...GIT_ID, 'commit', '-q', '-m', 'the blog');
-    git(seed, 'push', '-q', origin, 'main');
+    const { origin } = siteRepository('site');
     let clones = 0;
     // What publish-site.yml does: a fresh clone of the site, npm run publish into it, then publish-commit.sh.
     const publishAndCommit = async () => {
@@ -242,8 +249,7 @@ describe('publishing figures into a Jekyll site', () => {
       git(tmp, 'clone', '-q', origin, clone);
       const p = await publish(clone);
       expect(p.status, p.stderr).toBe(0);
-      const env = { ...process.env, SITE_PUBLISH_MODE: 'push', SITE_BRANCH: 'main', SOURCE: `project@${git(ws, 'rev-parse', 'HEAD')}`,
-        GIT_AUTHOR_NAME: 'bot', GIT_AUTHOR_EMAIL: 'bot@example.invalid', GIT_COMMITTER_NAME: 'bot', GIT_COMMITTER_EMAIL: 'bot@example.invalid' };
+      const env = { ...process.env, ...BOT, SITE_PUBLISH_MODE: 'push', SITE_BRANCH: 'main', SOURCE: `project@${git(ws, 'rev-parse', 'HEAD')}` };
       const c = await run('bash', [COMMIT_SCRIPT], clone, env);
       expect(c.status, c.stdout + c.stderr).toBe(0);
       return c.stdout;
@@ -279,14 +285,7 @@ describe('publishing figures into a Jekyll site', () => {
   }, 300_000);
 
   it('in pull-request mode: one pull request, left alone while it already proposes these figures, closed once the default branch has them', async () => {
-    const origin = join(tmp, 'site-origin-pr.git');
-    git(tmp, 'init', '-q', '--bare', '-b', 'main', origin);
-    const seed = join(tmp, 'site-seed-pr');
-    cpSync(FIXTURE, seed, { recursive: true });
-    git(seed, 'init', '-q', '-b', 'main');
-    git(seed, 'add', '-A');
-    git(seed, ...GIT_ID, 'commit', '-q', '-m', 'the blog');
-    git(seed, 'push', '-q', origin, 'main');
+    const { origin, seed } = siteRepository('site-pr');
     // A stand-in for the GitHub CLI: it logs each call and keeps the one open pull request's number in a file.
     const bin = join(tmp, 'bin');
     mkdirSync(bin, { recursive: true });
@@ -307,8 +306,7 @@ esac
       const clone = join(tmp, `site-pr-clone-${++clones}`);
       git(tmp, 'clone', '-q', origin, clone);
       expect((await publish(clone)).status).toBe(0);
-      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, SITE_PUBLISH_MODE: 'pull-request', PR_BRANCH: branch, SITE_REPOSITORY: 'owner/blog',
-        SOURCE: 'project@abc', GIT_AUTHOR_NAME: 'bot', GIT_AUTHOR_EMAIL: 'bot@example.invalid', GIT_COMMITTER_NAME: 'bot', GIT_COMMITTER_EMAIL: 'bot@example.invalid' };
+      const env = { ...process.env, ...BOT, PATH: `${bin}:${process.env.PATH}`, SITE_PUBLISH_MODE: 'pull-request', PR_BRANCH: branch, SITE_REPOSITORY: 'owner/blog', SOURCE: 'project@abc' };
       const c = await run('bash', [COMMIT_SCRIPT], clone, env);
       expect(c.status, c.stdout + c.stderr).toBe(0);
       return c.stdout;
