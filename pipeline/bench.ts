@@ -25,6 +25,9 @@ export const CASES: Case[] = [
   { id: 'fast-2-loss', label: 'fast, 2 threads, loss every step', engine: 'fast', threads: 2, withLoss: true, seconds: 2 },
 ];
 
+/** Steps per span in the measurement: a training run's spans are longer (train/train-run.ts). */
+const BENCH_SPAN = 4;
+
 /** One measurement: a case at hidden size m, in this process. */
 interface Measurement { id: string; version: string; pairsPerSecond: number; steps: number; peakRssMiB: number }
 
@@ -32,13 +35,22 @@ export async function measure(c: Case, m: number): Promise<Measurement> {
   const { T, n, sparsity } = PROBLEM;
   const x = generatePoints({ n, sparsity }, T, Rng.fromLabel(streams.bench('points')));
   const engine = await openEngine(c.engine, c.threads);
-  const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(streams.bench('init'))), OPT);
-  for (let i = 0; i < 3; i++) session.step(x, 1e-3, c.withLoss); // warm up (and let V8 tier up)
+  const schedule = new Float64Array(1 << 20).fill(1e-3);
+  const session = await engine.open({ inits: [xavierNormalInit(n, m, Rng.fromLabel(streams.bench('init')))], opt: OPT, schedule });
+  let at = 0;
+  /** `k` steps as one span, with the loss of each when the case asks for it. */
+  const span = async (k: number) => {
+    const from = at;
+    at += k;
+    const lossSteps = c.withLoss ? Array.from({ length: k }, (_, i) => from + i) : [];
+    await session.run({ from, to: at, data: { kind: 'fixed', points: x }, lossSteps, snapshotSteps: [] });
+  };
+  await span(3); // warm up (and let V8 tier up)
   let steps = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < c.seconds * 1000 || steps < 3) {
-    session.step(x, 1e-3, c.withLoss);
-    steps++;
+    await span(BENCH_SPAN);
+    steps += BENCH_SPAN;
   }
   const dt = (performance.now() - t0) / 1000;
   await session.dispose();

@@ -7,7 +7,8 @@ import { kindHeader } from './container.ts';
  * that another task reads.
  */
 // Version 2: the inits' losses are float64 losses of their final weights. Version 3: weight snapshots.
-export const CHECKPOINT_KIND = 'training-checkpoint/3';
+// Version 4: every init of the run at the same step (engines train a run's inits together).
+export const CHECKPOINT_KIND = 'training-checkpoint/4';
 
 const LossPoint = z.strictObject({ step: z.number().int().min(0), loss: z.number() });
 const Steps = z.array(z.number().int().min(0));
@@ -16,31 +17,22 @@ const Steps = z.array(z.number().int().min(0));
 export const CheckpointMeta = z.strictObject({
   /** Spec hash and engine: a checkpoint of another spec or engine is ignored. */
   key: z.string(),
-  /** The init being trained, and the first step it has not taken. */
-  init: z.number().int().min(0),
+  /** The first step no init has taken. */
   nextStep: z.number().int().min(0),
-  /** The finished inits' final training losses. */
-  inits: z.array(z.strictObject({ init: z.number().int().min(0), finalTrainLoss: z.number() })),
-  /** The current init's loss curve so far. */
-  curve: z.array(LossPoint),
+  /** Each init's loss curve so far. */
+  curves: z.array(z.array(LossPoint)).min(1),
   /** The online stream's state (T = infinity): four words and a spare normal value or null. */
   onlineRng: z.array(z.number().nullable()).nullable(),
   n: z.number().int().min(1),
   m: z.number().int().min(1),
-  /** AdamW's step count and running beta powers. */
-  t: z.number().int().min(0),
-  beta1Power: z.number(),
-  beta2Power: z.number(),
-  /** The steps of the current init's snapshots so far (arrays snapW, snapB). */
+  /** Each init's AdamW step count and running beta powers. */
+  optimiser: z.array(z.strictObject({ t: z.number().int().min(0), beta1Power: z.number(), beta2Power: z.number() })).min(1),
+  /** The steps of the snapshots so far, the same for every init (arrays snapW, snapB: init after init). */
   snapSteps: Steps,
-  /** The best finished init so far (arrays bestW, bestB, bestSnapW, bestSnapB), or null. */
-  best: z.strictObject({ init: z.number().int().min(0), loss: z.number(), curve: z.array(LossPoint), snapSteps: Steps }).nullable(),
 });
 export type CheckpointMeta = z.infer<typeof CheckpointMeta>;
 
-/** The current weights and AdamW moments, the snapshots so far, and the best init's (only when there is one). */
-export const CheckpointHeader = kindHeader(CHECKPOINT_KIND, CheckpointMeta, [
-  ...['W', 'b', 'm', 'v', 'snapW', 'snapB'].map((name) => ({ name, dtype: 'f64' as const })),
-  ...['bestW', 'bestB', 'bestSnapW', 'bestSnapB'].map((name) => ({ name, dtype: 'f64' as const, optional: true })),
-]);
+/** Every init's weights and AdamW moments, one after another (W, b, m, v), and their snapshots so far. */
+export const CheckpointHeader = kindHeader(CHECKPOINT_KIND, CheckpointMeta,
+  ['W', 'b', 'm', 'v', 'snapW', 'snapB'].map((name) => ({ name, dtype: 'f64' as const })));
 export type CheckpointHeader = z.infer<typeof CheckpointHeader>;

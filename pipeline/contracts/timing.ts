@@ -10,6 +10,6 @@ export const Timing = z.strictObject({
   engine: EngineId,
   wallTimeSeconds: z.number().min(0),
   /** Where a killed run was taken up again from its checkpoint, or null. */
-  resumedFrom: z.strictObject({ init: z.number().int().min(0), step: z.number().int().min(0) }).nullable(),
+  resumedFrom: z.strictObject({ step: z.number().int().min(0) }).nullable(),
 });
 export type Timing = z.infer<typeof Timing>;

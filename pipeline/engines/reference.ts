@@ -1,13 +1,15 @@
-import type { Engine, EngineSession, OptimiserSettings, SessionState } from './engine.ts';
+import type { OptimiserSettings, SessionState } from './engine.ts';
+import { stepwiseEngine, type StepEngine, type StepSession } from './stepwise.ts';
 import type { SparsePoints } from '../data/points.ts';
 import { lossAndGradient, zerosLike, type Params } from '../model/toy-model.ts';
 import { AdamWState, adamwUpdate, advance } from '../optim/adamw.ts';
 
 /** Plain TypeScript, float64 throughout: the definition the faster engines are checked against. */
-export const referenceEngine: Engine = {
+export const referenceEngine: StepEngine = stepwiseEngine({
   name: 'reference',
   version: '1',
-  open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+  oneAtATime: false,
+  openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
     const from = resume?.params ?? init;
     const p: Params = { n: from.n, m: from.m, W: from.W.slice(), b: from.b.slice() };
     const grad = zerosLike(p);
@@ -40,6 +42,6 @@ export const referenceEngine: Engine = {
       dispose() {},
     };
   },
-};
+});
 
-export const createEngine = async (): Promise<Engine> => referenceEngine;
+export const createEngine = async (): Promise<StepEngine> => referenceEngine;

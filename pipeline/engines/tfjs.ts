@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs';
-import type { Engine, EngineSession, OptimiserSettings, SessionState } from './engine.ts';
+import type { OptimiserSettings, SessionState } from './engine.ts';
+import { stepwiseEngine, type StepEngine, type StepSession } from './stepwise.ts';
 import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 
@@ -111,20 +112,21 @@ const DEFAULT_MAX_CACHED_ELEMENTS = 1 << 26; // 256 MB
  * The engine on the best available backend, loaded first: name 'tfjs', version e.g.
  * "tfjs-4.22.0/wasm" (the backend enters the cache key: results differ between backends).
  */
-export const createEngine = (): Promise<Engine> => createTfjsEngine();
+export const createEngine = (): Promise<StepEngine> => createTfjsEngine();
 
-export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise<Engine> {
+export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise<StepEngine> {
   const loaded = await loadTfjs();
   const limits = {
     maxChunkElements: options.maxChunkElements ?? DEFAULT_MAX_CHUNK_ELEMENTS,
     maxCachedElements: options.maxCachedElements ?? DEFAULT_MAX_CACHED_ELEMENTS,
   };
-  const open = new Set<EngineSession>();
+  const open = new Set<StepSession>();
   let closed = false;
-  return {
+  return stepwiseEngine({
     name: 'tfjs',
     version: loaded.version,
-    open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+    oneAtATime: false,
+    openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
       if (closed) throw new Error('tfjs engine: the engine has been closed');
       const s = openSession(loaded.tf, limits, init, opt, resume, (done) => open.delete(done));
       open.add(s);
@@ -135,7 +137,7 @@ export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise
       closed = true;
       for (const s of [...open]) await s.dispose();
     },
-  };
+  });
 }
 
 // A session (openSession, at the end) composes three parts: DenseBatches (sparse batches as
@@ -371,8 +373,8 @@ class AdamWVariables {
  */
 function openSession(
   tf: Tfjs, limits: Required<TfjsEngineOptions>, init: Params, opt: OptimiserSettings, resume: SessionState | undefined,
-  onDispose: (s: EngineSession) => void,
-): EngineSession {
+  onDispose: (s: StepSession) => void,
+): StepSession {
   const vars = new AdamWVariables(tf, resume?.params ?? init, opt, resume);
   const { n, m } = vars;
   const batches = new DenseBatches(tf, n, limits);
@@ -392,7 +394,7 @@ function openSession(
     }
   };
 
-  const session: EngineSession = {
+  const session: StepSession = {
     step: (batch: SparsePoints, lr: number, withLoss = true): number =>
       withGradient(batch, withLoss, ({ loss, gW, gb }) => {
         vars.update(gW, gb, lr);

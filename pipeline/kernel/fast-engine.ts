@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { threadsForStep, type Engine, type EngineSession, type OptimiserSettings, type SessionState } from '../engines/engine.ts';
+import { threadsForStep, type OptimiserSettings, type SessionState } from '../engines/engine.ts';
+import { stepwiseEngine, type StepEngine, type StepSession } from '../engines/stepwise.ts';
 import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 import { SessionMemory } from './session-memory.ts';
@@ -39,7 +40,7 @@ class KernelNotBuiltError extends UserError {
   }
 }
 
-export async function createFastEngine(threads: number): Promise<Engine & { close(): Promise<void> }> {
+export async function createFastEngine(threads: number): Promise<StepEngine & { close(): Promise<void> }> {
   if (!existsSync(KERNEL_WASM)) throw new KernelNotBuiltError();
   const module = await WebAssembly.compile(readFileSync(KERNEL_WASM));
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
@@ -47,10 +48,12 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
   const kernel = instance.exports as unknown as Kernel;
   const pool = new ThreadPool(module, memory, kernel.chunkGradient, threads, MAX_CHUNKS);
   let live = false;
-  return {
+  const close = () => pool.close();
+  const engine = stepwiseEngine({
     name: 'fast',
     version: `2/wasm-simd-f32/chunks-${MAX_CHUNKS}x${POINTS_PER_CHUNK}`,
-    open(init: Params, opt: OptimiserSettings, resume?: SessionState): EngineSession {
+    oneAtATime: true, // one kernel memory: a run's inits take turns in it
+    openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
       if (live) throw new Error('the fast engine runs one session at a time');
       live = true;
       const from = resume?.params ?? init;
@@ -59,17 +62,18 @@ export async function createFastEngine(threads: number): Promise<Engine & { clos
         live = false;
       });
     },
-    close: () => pool.close(),
-  };
+    close,
+  });
+  return { ...engine, close };
 }
 
-export const createEngine = (workers: number): Promise<Engine> => createFastEngine(workers);
+export const createEngine = (workers: number): Promise<StepEngine> => createFastEngine(workers);
 
 /**
  * One training run's parameters and optimiser state in the kernel's memory. (A plain object,
  * as every engine's session is: callers may copy its methods with a spread.)
  */
-function openSession(kernel: Kernel, pool: ThreadPool, mem: SessionMemory, opt: OptimiserSettings, from: Params, resume: SessionState | undefined, release: () => void): EngineSession {
+function openSession(kernel: Kernel, pool: ThreadPool, mem: SessionMemory, opt: OptimiserSettings, from: Params, resume: SessionState | undefined, release: () => void): StepSession {
   mem.write(mem.P, from.W, from.b);
   let { t, beta1Power, beta2Power } = resume ?? { t: 0, beta1Power: 1, beta2Power: 1 };
   if (resume) {

@@ -7,12 +7,13 @@ export class Progress {
     private readonly log: (line: string) => void,
     private readonly label: string,
     private readonly totalSteps: number,
-    private readonly pairsPerStep: number,
+    private readonly pairsPerStep: number, // over every init of the run
     private readonly alreadyDone = 0, // steps finished before a resume
   ) {}
 
-  tick(init: number, step: number, loss: number): void {
-    this.done_++;
+  /** `steps` more steps taken (by every init), the last of them step `at` - 1; `loss` the latest of init 0. */
+  advance(steps: number, at: number, loss: number): void {
+    this.done_ += steps;
     const now = performance.now();
     if (now - this.lastPrint < 2000) return;
     this.lastPrint = now;
@@ -21,7 +22,7 @@ export class Progress {
     const total = this.alreadyDone + this.done_;
     const left = (elapsed / this.done_) * (this.totalSteps - total);
     this.log(
-      `[${this.label}] init ${init} step ${step + 1} (${((100 * total) / this.totalSteps).toFixed(0)}%) ` +
+      `[${this.label}] step ${at} (${((100 * total) / this.totalSteps).toFixed(0)}%) ` +
         `loss ${loss.toFixed(5)}  ${rate.toFixed(1)} M pairs/s  ${formatDuration(left)} left`,
     );
   }

@@ -1,7 +1,7 @@
 import type { RunPlan } from '../config/plan.ts';
 import { batchSize } from '../config/size.ts';
 import type { SparsePoints } from '../data/points.ts';
-import type { Engine, EngineSession } from '../engines/engine.ts';
+import type { Engine, EngineSession, SpanData, StreamState } from '../engines/engine.ts';
 import { loss, type Params } from '../model/toy-model.ts';
 import { xavierNormalInit } from '../model/init.ts';
 import { learningRate } from '../optim/schedule.ts';
@@ -9,7 +9,7 @@ import { generatePoints } from '../data/generate.ts';
 import { Rng } from '../prng/rng.ts';
 import { streams } from '../prng/streams.ts';
 import { Progress } from './progress.ts';
-import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import type { Snapshot } from '../format/snapshots.ts';
 import type { Metrics } from '../contracts/metrics.ts';
 import { UserError } from '../errors.ts';
@@ -31,7 +31,7 @@ interface TrainResult {
   snapshots: Snapshot[];
   metrics: RunMetrics;
   wallTimeSeconds: number;
-  resumedFrom: { init: number; step: number } | null;
+  resumedFrom: { step: number } | null;
 }
 
 interface CheckpointOptions {
@@ -40,8 +40,11 @@ interface CheckpointOptions {
   key: string;
 }
 
-/** A diverging run is caught within this many steps (engines may skip the loss in between). */
+/** A diverging run is caught within this many steps (engines may skip the loss in between) or at the end of a span. */
 const LOSS_EVERY = 100;
+/** A span (engine.ts) holds at most this many steps, and about this many (point, feature) pairs over all inits: progress and divergence are looked at between spans. */
+const SPAN_STEPS = 1000;
+const SPAN_PAIRS = 4e9;
 
 const allFinite = (p: Params) => p.W.every(Number.isFinite) && p.b.every(Number.isFinite);
 
@@ -60,11 +63,16 @@ function snapshotSteps(steps: number, count: number): Set<number> {
   return out;
 }
 
+/** The steps of `set` in [from, to), ascending (to included with `inclusive`). */
+const stepsIn = (set: Set<number>, from: number, to: number, inclusive = false) =>
+  [...set].filter((s) => s >= from && (inclusive ? s <= to : s < to)).sort((a, b) => a - b);
+
 /**
- * Trains every init of one run and keeps the one with the lowest final training loss
- * (ties go to the lower init index). With T = infinity each step draws a fresh batch.
- * With `checkpoint`, the whole state is saved every `everySteps` steps, and a run started
- * again continues from the last save to exactly the result of an uninterrupted run.
+ * Trains every init of one run together and keeps the one with the lowest final training loss
+ * (ties go to the lower init index). With T = infinity each step draws a fresh batch, the same for
+ * every init. The engine trains spans of steps (engines/engine.ts); with `checkpoint`, the whole
+ * state is saved every `everySteps` steps, and a run started again continues from the last save
+ * to exactly the result of an uninterrupted run.
  *
  * Every loss reported or compared (each init's final training loss, the test loss) is the
  * model's loss in float64 from the final weights (model/toy-model.ts), whatever the engine
@@ -79,81 +87,97 @@ export async function trainRun(
   const opt = { beta1: tc.betas[0], beta2: tc.betas[1], eps: tc.eps, weightDecay: tc.weightDecay, decayBias: tc.decayBias };
   // For T = infinity the inits are compared on a batch of their own, apart from every batch they trained on.
   const selection = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, Rng.fromLabel(streams.selection(run.spec.onlineLabel!)));
+  const k = tc.initsPerRun;
 
   const saved = checkpoint ? readCheckpoint(checkpoint.file, checkpoint.key, log) : null;
-  const resumedFrom = saved ? { init: saved.init, step: saved.nextStep } : null;
-  if (saved) log(`[${run.id}] resuming init ${saved.init} at step ${saved.nextStep} from ${checkpoint!.file}`);
-  const inits = saved ? [...saved.inits] : [];
-  let best: Checkpoint['best'] = saved ? saved.best : null;
-  const progress = new Progress(log, run.id, tc.initsPerRun * tc.steps, batchSize(run.T, tc) * n, saved ? saved.init * tc.steps + saved.nextStep : 0);
+  if (saved && saved.sessions.length !== k) throw new Error(`${checkpoint!.file}: a checkpoint of ${saved.sessions.length} inits for a run of ${k}`);
+  const resumedFrom = saved ? { step: saved.nextStep } : null;
+  if (saved) log(`[${run.id}] resuming at step ${saved.nextStep} from ${checkpoint!.file}`);
 
-  for (let init = saved ? saved.init : 0; init < tc.initsPerRun; init++) {
-    const resume = saved && saved.init === init ? saved : null;
-    const session = await engine.open(xavierNormalInit(n, m, Rng.fromLabel(streams.init(run.spec.initLabel, init))), opt, resume?.session);
-    try {
-      const { params, curve, snapshots } = trainInit(run, init, session, train, resume, progress, checkpoint && { ...checkpoint, inits, best });
+  const inits = Array.from({ length: k }, (_, i) => xavierNormalInit(n, m, Rng.fromLabel(streams.init(run.spec.initLabel, i))));
+  const schedule = Float64Array.from({ length: tc.steps }, (_, s) => learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate));
+  const session = await engine.open({ inits, opt, schedule, resume: saved?.sessions });
+  try {
+    const pairsPerStep = batchSize(run.T, tc) * n;
+    const progress = new Progress(log, run.id, tc.steps, pairsPerStep * k, saved ? saved.nextStep : 0);
+    const { curves, snapshots } = await trainSpans(run, session, train, saved, progress, pairsPerStep, checkpoint);
+    progress.done();
+
+    const finals = await session.params();
+    const chosen: number[] = [];
+    const results = finals.map((params, init) => {
       const finalTrainLoss = loss(params, selection);
       if (!Number.isFinite(finalTrainLoss)) throw new DivergenceError(run.id, init, tc.steps, finalTrainLoss, true);
-      inits.push({ init, finalTrainLoss });
-      if (best === null || finalTrainLoss < best.loss) best = { init, loss: finalTrainLoss, params, curve, snapshots };
-    } finally {
-      await session.dispose();
-    }
+      if (chosen.length === 0 || finalTrainLoss < chosen[1]) chosen.splice(0, 2, init, finalTrainLoss);
+      return { init, finalTrainLoss };
+    });
+    const best = chosen[0];
+    return {
+      params: finals[best],
+      snapshots: snapshots[best],
+      metrics: {
+        run: run.id,
+        engine: { name: engine.name, version: engine.version },
+        T: run.T,
+        m,
+        steps: tc.steps,
+        chosenInit: best,
+        inits: results,
+        finalTrainLoss: results[best].finalTrainLoss,
+        testLoss: loss(finals[best], test),
+        lossCurve: curves[best],
+      },
+      wallTimeSeconds: Math.round((performance.now() - started) / 10) / 100,
+      resumedFrom,
+    };
+  } finally {
+    await session.dispose();
   }
-  progress.done();
-  return {
-    params: best!.params,
-    snapshots: best!.snapshots,
-    metrics: {
-      run: run.id,
-      engine: { name: engine.name, version: engine.version },
-      T: run.T,
-      m,
-      steps: tc.steps,
-      chosenInit: best!.init,
-      inits,
-      finalTrainLoss: best!.loss,
-      testLoss: loss(best!.params, test),
-      lossCurve: best!.curve,
-    },
-    wallTimeSeconds: Math.round((performance.now() - started) / 10) / 100,
-    resumedFrom,
-  };
 }
 
-/** The steps of one init, from the start or from its checkpoint: its final weights and its loss curve. */
-function trainInit(
-  run: RunPlan, init: number, session: EngineSession, train: SparsePoints | null, resume: Checkpoint | null, progress: Progress,
-  checkpoint: (CheckpointOptions & Pick<Checkpoint, 'inits' | 'best'>) | undefined,
-): { params: Params; curve: Checkpoint['curve']; snapshots: Snapshot[] } {
+/**
+ * The steps of every init, from the start or from the checkpoint, a span at a time: each init's
+ * loss curve and snapshots. Spans end at checkpoints, so a checkpoint is written between two spans.
+ */
+async function trainSpans(
+  run: RunPlan, session: EngineSession, train: SparsePoints | null, saved: ReturnType<typeof readCheckpoint>, progress: Progress,
+  pairsPerStep: number, checkpoint: CheckpointOptions | undefined,
+): Promise<{ curves: { step: number; loss: number }[][]; snapshots: Snapshot[][] }> {
   const { n, sparsity, training: tc } = run.spec;
+  const k = session.inits;
   const sampled = curveSteps(tc.steps, tc.lossCurvePoints);
+  const watched = new Set([...sampled, ...Array.from({ length: Math.ceil(tc.steps / LOSS_EVERY) }, (_, i) => i * LOSS_EVERY)]);
   const kept = snapshotSteps(tc.steps, tc.weightSnapshots);
-  const snapshots = resume ? [...resume.snapshots] : [];
-  const online = train ? null : resume?.onlineRng ? Rng.fromState(resume.onlineRng) : Rng.fromLabel(run.spec.onlineLabel!);
-  const curve = resume ? [...resume.curve] : [];
-  let lastLoss = NaN;
-  for (let s = resume ? resume.nextStep : 0; s < tc.steps; s++) {
-    if (kept.has(s)) snapshots.push({ step: s, params: session.params() });
-    const batch = train ?? generatePoints({ n, sparsity }, tc.onlineBatchSize, online!);
-    // The loss is needed on the curve's steps; every LOSS_EVERY steps it also checks for divergence.
-    const withLoss = sampled.has(s) || s % LOSS_EVERY === 0;
-    const stepLoss = session.step(batch, learningRate(s, tc.steps, tc.warmupSteps, tc.peakLearningRate), withLoss);
-    if (withLoss) {
-      const weightsFinite = s % LOSS_EVERY !== 0 || allFinite(session.params());
-      if (!Number.isFinite(stepLoss) || !weightsFinite) throw new DivergenceError(run.id, init, s, stepLoss, weightsFinite);
-      lastLoss = stepLoss;
-    }
-    if (sampled.has(s)) curve.push({ step: s, loss: stepLoss });
-    progress.tick(init, s, lastLoss);
-    if (checkpoint && (s + 1) % checkpoint.everySteps === 0 && s + 1 < tc.steps)
-      writeCheckpoint(checkpoint.file, {
-        key: checkpoint.key, init, nextStep: s + 1, inits: checkpoint.inits, best: checkpoint.best, curve, snapshots,
-        onlineRng: online ? online.state() : null, session: session.state(),
+  const curves = saved ? saved.curves.map((c) => [...c]) : Array.from({ length: k }, () => [] as { step: number; loss: number }[]);
+  const snapshots = saved ? saved.snapshots.map((s) => [...s]) : Array.from({ length: k }, () => [] as Snapshot[]);
+  let stream: StreamState | null = train ? null : saved?.onlineRng ?? Rng.fromLabel(run.spec.onlineLabel!).state();
+  const spanSteps = Math.max(1, Math.min(SPAN_STEPS, Math.floor(SPAN_PAIRS / (pairsPerStep * k))));
+  const lastLoss = new Array<number>(k).fill(NaN);
+
+  for (let from = saved ? saved.nextStep : 0; from < tc.steps; ) {
+    let to = Math.min(tc.steps, from + spanSteps);
+    if (checkpoint) to = Math.min(to, (Math.floor(from / checkpoint.everySteps) + 1) * checkpoint.everySteps);
+    const data: SpanData = train ? { kind: 'fixed', points: train } : { kind: 'online', n, sparsity, batch: tc.onlineBatchSize, stream: stream! };
+    const lossSteps = stepsIn(watched, from, to);
+    const snapSteps = stepsIn(kept, from, to, to === tc.steps);
+    const r = await session.run({ from, to, data, lossSteps, snapshotSteps: snapSteps });
+    const params = await session.params();
+    for (let i = 0; i < k; i++) {
+      // The first step whose loss is not finite, or the weights at the span's end, stop the run.
+      lossSteps.forEach((step, j) => {
+        const l = r.losses[i][j];
+        if (!Number.isFinite(l)) throw new DivergenceError(run.id, i, step, l, allFinite(params[i]));
+        lastLoss[i] = l;
+        if (sampled.has(step)) curves[i].push({ step, loss: l });
       });
+      if (!allFinite(params[i])) throw new DivergenceError(run.id, i, to, lastLoss[i], false);
+      snapSteps.forEach((step, j) => snapshots[i].push({ step, params: r.snapshots[i][j] }));
+    }
+    stream = r.stream;
+    progress.advance(to - from, to, lastLoss[0]);
+    from = to;
+    if (checkpoint && to % checkpoint.everySteps === 0 && to < tc.steps)
+      writeCheckpoint(checkpoint.file, { key: checkpoint.key, nextStep: to, curves, snapshots, onlineRng: stream, sessions: await session.state() });
   }
-  const params = session.params();
-  if (!allFinite(params)) throw new DivergenceError(run.id, init, tc.steps, lastLoss, false);
-  if (kept.has(tc.steps)) snapshots.push({ step: tc.steps, params });
-  return { params, curve, snapshots };
+  return { curves, snapshots };
 }

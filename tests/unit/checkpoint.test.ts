@@ -10,21 +10,18 @@ import { Rng } from '../../pipeline/prng/rng.ts';
 const dir = mkdtempSync(join(tmpdir(), 'smdd-checkpoint-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function sample(withBest: boolean): Checkpoint {
+function sample(inits: number): Checkpoint {
   const r = Rng.fromLabel('checkpoint/moments');
-  const params = xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/params'));
   const moments = () => Float64Array.from({ length: 7 * 3 + 7 }, () => r.normal());
   const online = Rng.fromLabel('checkpoint/online');
   online.normal(); // leaves a spare normal value in the state
+  const each = <T>(f: (i: number) => T) => Array.from({ length: inits }, (_, i) => f(i));
   return {
-    key: 'spec/fast/2', init: 1, nextStep: 40,
-    inits: [{ init: 0, finalTrainLoss: 0.25 }],
-    best: withBest ? { init: 0, loss: 0.25, params: xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/best')), curve: [{ step: 0, loss: 1 }],
-      snapshots: [0, 50, 100].map((step) => ({ step, params: xavierNormalInit(7, 3, Rng.fromLabel(`checkpoint/best-snapshot-${step}`)) })) } : null,
-    curve: [{ step: 0, loss: 1.5 }, { step: 20, loss: 0.75 }],
-    snapshots: [{ step: 0, params: xavierNormalInit(7, 3, Rng.fromLabel('checkpoint/snapshot')) }],
+    key: 'spec/fast/2', nextStep: 40,
+    curves: each((i) => [{ step: 0, loss: 1.5 + i }, { step: 20, loss: 0.75 + i }]),
+    snapshots: each((i) => [0, 20].map((step) => ({ step, params: xavierNormalInit(7, 3, Rng.fromLabel(`checkpoint/snapshot-${i}-${step}`)) }))),
     onlineRng: online.state(),
-    session: { params, m: moments(), v: moments().map(Math.abs), t: 40, beta1Power: 0.9 ** 40, beta2Power: 0.999 ** 40 },
+    sessions: each((i) => ({ params: xavierNormalInit(7, 3, Rng.fromLabel(`checkpoint/params-${i}`)), m: moments(), v: moments().map(Math.abs), t: 40, beta1Power: 0.9 ** 40, beta2Power: 0.999 ** 40 })),
   };
 }
 
@@ -32,10 +29,10 @@ const logs: string[] = [];
 const log = (s: string) => logs.push(s);
 
 describe('training checkpoints', () => {
-  it('round-trip the whole state exactly: weights, moments, step counts, beta powers, finished inits, the best init and the online stream', () => {
-    for (const withBest of [true, false]) {
-      const file = join(dir, `round-${withBest}.bin`);
-      const c = sample(withBest);
+  it('round-trip the whole state of every init exactly: weights, moments, step counts, beta powers, curves, snapshots and the online stream', () => {
+    for (const inits of [1, 3]) {
+      const file = join(dir, `round-${inits}.bin`);
+      const c = sample(inits);
       writeCheckpoint(file, c);
       const back = readCheckpoint(file, c.key, log)!;
       expect(back).toEqual(c);
@@ -44,8 +41,8 @@ describe('training checkpoints', () => {
   });
 
   it('are byte-identical when the same state is written twice', () => {
-    writeCheckpoint(join(dir, 'a.bin'), sample(true));
-    writeCheckpoint(join(dir, 'b.bin'), sample(true));
+    writeCheckpoint(join(dir, 'a.bin'), sample(3));
+    writeCheckpoint(join(dir, 'b.bin'), sample(3));
     expect(readFileSync(join(dir, 'a.bin')).equals(readFileSync(join(dir, 'b.bin')))).toBe(true);
   });
 
@@ -55,7 +52,7 @@ describe('training checkpoints', () => {
 
   it('of another spec or engine are ignored and deleted, with a line saying so', () => {
     const file = join(dir, 'other.bin');
-    writeCheckpoint(file, sample(true));
+    writeCheckpoint(file, sample(3));
     logs.length = 0;
     expect(readCheckpoint(file, 'another/key', log)).toBeNull();
     expect(existsSync(file)).toBe(false);
@@ -65,7 +62,7 @@ describe('training checkpoints', () => {
   it('that are truncated or corrupt are ignored and deleted, naming the file', () => {
     for (const damage of ['truncate', 'flip'] as const) {
       const file = join(dir, `${damage}.bin`);
-      writeCheckpoint(file, sample(true));
+      writeCheckpoint(file, sample(3));
       if (damage === 'truncate') truncateSync(file, 200);
       else {
         const b = readFileSync(file);

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
 import { createTfjsEngine } from '../../pipeline/engines/tfjs.ts';
-import type { Engine, OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import type { OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import type { StepEngine } from '../../pipeline/engines/stepwise.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { xavierNormalInit } from '../../pipeline/model/init.ts';
 import { learningRate } from '../../pipeline/optim/schedule.ts';
@@ -29,7 +30,7 @@ const maxAbs = (a: Float64Array) => a.reduce((s, v) => Math.max(s, Math.abs(v)),
 const maxDiff = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => Math.max(s, Math.abs(v - b[i])), 0);
 const bits = (p: Params) => Buffer.concat([Buffer.from(new Float64Array(p.W).buffer), Buffer.from(new Float64Array(p.b).buffer)]);
 
-const engines: { name: string; engine: Engine }[] = [];
+const engines: { name: string; engine: StepEngine }[] = [];
 const fast2 = await createFastEngine(2);
 engines.push({ name: 'fast (2 threads)', engine: fast2 });
 engines.push({ name: 'TensorFlow.js', engine: await createTfjsEngine() });
@@ -41,8 +42,8 @@ describe.each(engines)('the $name engine conforms to the reference', ({ engine }
   for (const [n, m, T] of [[7, 1, 3], [37, 2, 3], [37, 2, 200], [64, 5, 3], [64, 5, 200], [40, 16, 50]] as const) {
     it(`gives the reference loss and gradient for n = ${n}, m = ${m}, T = ${T}`, async () => {
       const { x, init } = problem(n, m, T, `conf/${n}/${m}/${T}`);
-      const ref = await referenceEngine.open(init, OPT);
-      const s = await engine.open(init, OPT);
+      const ref = await referenceEngine.openStep(init, OPT);
+      const s = await engine.openStep(init, OPT);
       const a = ref.gradient(x), b = s.gradient(x);
       await s.dispose();
       expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
@@ -54,8 +55,8 @@ describe.each(engines)('the $name engine conforms to the reference', ({ engine }
 
   it('follows the reference over 200 scheduled full-batch steps', async () => {
     const { x, init } = problem(50, 2, 40, 'conf/run');
-    const ref = await referenceEngine.open(init, OPT);
-    const s = await engine.open(init, OPT);
+    const ref = await referenceEngine.openStep(init, OPT);
+    const s = await engine.openStep(init, OPT);
     for (let step = 0; step < 200; step++) {
       const lr = learningRate(step, 200, 20, 1e-2);
       const a = ref.step(x, lr), b = s.step(x, lr);
@@ -71,8 +72,8 @@ describe.each(engines)('the $name engine conforms to the reference', ({ engine }
     const { init } = problem(30, 2, 1, 'conf/online');
     const stream = Rng.fromLabel('conf/online/stream');
     const batches = Array.from({ length: 30 }, () => generatePoints({ n: 30, sparsity: 0.8 }, 25, stream));
-    const ref = await referenceEngine.open(init, OPT);
-    const s = await engine.open(init, OPT);
+    const ref = await referenceEngine.openStep(init, OPT);
+    const s = await engine.openStep(init, OPT);
     for (const batch of batches) {
       const a = ref.step(batch, 5e-3), b = s.step(batch, 5e-3);
       expect(Math.abs(a - b) / a).toBeLessThan(1e-4);
@@ -84,13 +85,13 @@ describe.each(engines)('the $name engine conforms to the reference', ({ engine }
 
   it('continues from a saved state exactly as if never stopped', async () => {
     const { x, init } = problem(40, 2, 60, 'conf/resume');
-    const s1 = await engine.open(init, OPT);
+    const s1 = await engine.openStep(init, OPT);
     for (let i = 0; i < 10; i++) s1.step(x, 1e-2);
     const saved = s1.state();
     for (let i = 0; i < 10; i++) s1.step(x, 1e-2);
     const straight = s1.params();
     await s1.dispose();
-    const s2 = await engine.open(init, OPT, saved);
+    const s2 = await engine.openStep(init, OPT, saved);
     for (let i = 0; i < 10; i++) s2.step(x, 1e-2);
     const resumed = s2.params();
     await s2.dispose();
@@ -106,7 +107,7 @@ describe('the fast engine is bitwise deterministic', () => {
     const losses: number[][] = [];
     for (const threads of [1, 2, 8]) {
       const e = await createFastEngine(threads);
-      const s = await e.open(init, OPT);
+      const s = await e.openStep(init, OPT);
       const l: number[] = [];
       for (let i = 0; i < 20; i++) l.push(s.step(x, 1e-2));
       results.push(bits(s.params()));
@@ -122,11 +123,11 @@ describe('the fast engine is bitwise deterministic', () => {
 
   it('gives the same bits whether or not the loss is computed during a step', async () => {
     const { x, init } = problem(200, 2, 300, 'det/loss');
-    const a = await fast2.open(init, OPT);
+    const a = await fast2.openStep(init, OPT);
     for (let i = 0; i < 10; i++) a.step(x, 1e-2, true);
     const pa = bits(a.params());
     await a.dispose();
-    const b = await fast2.open(init, OPT);
+    const b = await fast2.openStep(init, OPT);
     for (let i = 0; i < 10; i++) b.step(x, 1e-2, false);
     const pb = bits(b.params());
     await b.dispose();

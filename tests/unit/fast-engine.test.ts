@@ -35,8 +35,8 @@ describe('the fast engine agrees with the reference for every m', () => {
   for (const m of [1, 3, 16, 17, 33, 64]) {
     it(`m = ${m}: loss, gradient, and parameters after 20 steps`, async () => {
       const { init, x } = setup(37, m, 21, `agree/${m}`);
-      const ref = await referenceEngine.open(init, OPT);
-      const s = await fast.open(init, OPT);
+      const ref = await referenceEngine.openStep(init, OPT);
+      const s = await fast.openStep(init, OPT);
       try {
         const a = ref.gradient(x), b = s.gradient(x);
         expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
@@ -59,7 +59,7 @@ describe('the fast engine agrees with the reference for every m', () => {
 
 /** Loss and gradient of the fast session `s` and of the reference at the same parameters. */
 async function expectSameGradient(s: { params(): Params; gradient(x: SparsePoints): { loss: number; grad: Params } }, x: SparsePoints) {
-  const ref = await referenceEngine.open(s.params(), OPT);
+  const ref = await referenceEngine.openStep(s.params(), OPT);
   const a = ref.gradient(x), b = s.gradient(x);
   expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-5);
   const scale = largest(a.grad.W, a.grad.b);
@@ -84,8 +84,8 @@ describe('the blocked pass agrees with the reference, on two threads', () => {
       it(`m = ${m}, T = ${T}: loss and gradient, before and after 20 steps; the step losses`, async () => {
         const { init, x } = setup(1001, m, T, `blocked/${m}/${T}`);
         expect(threadsForStep(2, x.count * x.n)).toBe(2);
-        const ref = await referenceEngine.open(init, OPT);
-        const s = await fast.open(init, OPT);
+        const ref = await referenceEngine.openStep(init, OPT);
+        const s = await fast.openStep(init, OPT);
         try {
           await expectSameGradient(s, x);
           for (let step = 0; step < 20; step++) {
@@ -105,7 +105,7 @@ describe('the blocked pass agrees with the reference, on two threads', () => {
 async function train(threads: number, init: Params, x: SparsePoints, steps: number) {
   const e = await createFastEngine(threads);
   try {
-    const s = await e.open(init, OPT);
+    const s = await e.openStep(init, OPT);
     const losses = Array.from({ length: steps }, () => s.step(x, 1e-2));
     const params = bytesOf(s.params());
     await s.dispose();
@@ -141,7 +141,7 @@ describe('the blocked pass gives the same bits whether or not it sums the loss',
     it(`m = ${m}`, async () => {
       const { init, x } = setup(1001, m, 161, `loss/${m}`);
       const run = async (withLoss: boolean) => {
-        const s = await fast.open(init, OPT);
+        const s = await fast.openStep(init, OPT);
         for (let i = 0; i < 10; i++) s.step(x, 1e-2, withLoss);
         const params = bytesOf(s.params());
         await s.dispose();

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsEngine, loadTfjs, type LoadedTfjs } from '../../pipeline/engines/tfjs.ts';
 import { referenceEngine } from '../../pipeline/engines/reference.ts';
-import type { Engine, EngineSession, OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import type { OptimiserSettings } from '../../pipeline/engines/engine.ts';
+import type { StepEngine as Engine, StepSession as EngineSession, StepSession } from '../../pipeline/engines/stepwise.ts';
 import type { SparsePoints } from '../../pipeline/data/points.ts';
 import { hiddenVector, loss, type Params } from '../../pipeline/model/toy-model.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
@@ -80,7 +81,7 @@ beforeAll(async () => {
 });
 
 async function withSession<R>(e: Engine, p: Params, o: OptimiserSettings, use: (s: EngineSession) => R): Promise<R> {
-  const s = await e.open(p, o);
+  const s = await e.openStep(p, o);
   try {
     return use(s);
   } finally {
@@ -160,7 +161,7 @@ describe('tfjs engine against the reference engine', () => {
 
     it(`(n=${n}, m=${m}, T=${T}) gives by autodiff the hand-written gradient to ${GRAD_REL} of its largest component`, async () => {
       const { x, p } = problem(n, m, T, `tfjs/grad/${n}/${m}/${T}`);
-      const expected = (referenceEngine.open(p, opt) as EngineSession).gradient(x);
+      const expected = (referenceEngine.openStep(p, opt) as StepSession).gradient(x);
       const got = await withSession(engine, p, opt, (s) => s.gradient(x));
       expect(rel(got.loss, expected.loss)).toBeLessThan(LOSS_REL);
       expect([got.grad.n, got.grad.m]).toEqual([n, m]);
@@ -173,7 +174,7 @@ describe('tfjs engine against the reference engine', () => {
     it(`(n=${n}, m=${m}, T=${T}) after one step at the same lr has params within ${ONE_STEP_ABS} and moments within float32 rounding`, async () => {
       const { x, p } = problem(n, m, T, `tfjs/step/${n}/${m}/${T}`);
       const o = { ...opt, decayBias: n % 2 === 0 };
-      const ref = referenceEngine.open(p, o) as EngineSession;
+      const ref = referenceEngine.openStep(p, o) as StepSession;
       const lossRef = ref.step(x, 1e-2);
       const [lossGot, stateGot] = await withSession(engine, p, o, (s) => [s.step(x, 1e-2), s.state()] as const);
       const stateRef = ref.state();
@@ -193,8 +194,8 @@ describe('tfjs engine against the reference engine', () => {
   it(`a 200-step run (lr warmup 20 to 1e-2, then cosine) gives every step's loss and the final params within ${RUN_REL}`, async () => {
     for (const [n, m, T] of [[7, 1, 200], [40, 5, 200], [23, 2, 3]] as const) {
       const { x, p } = problem(n, m, T, `tfjs/run/${n}/${m}/${T}`);
-      const ref = referenceEngine.open(p, opt) as EngineSession;
-      const s = await engine.open(p, opt);
+      const ref = referenceEngine.openStep(p, opt) as StepSession;
+      const s = await engine.openStep(p, opt);
       let worst = 0;
       for (let k = 0; k < 200; k++) {
         const lr = learningRate(k, 200, 20, 1e-2);
@@ -214,10 +215,10 @@ describe('tfjs engine against the reference engine', () => {
     const { p } = problem(n, m, 1, 'tfjs/online');
     const stream = Rng.fromLabel('tfjs/online/stream');
     const batches = Array.from({ length: 60 }, () => generatePoints({ n, sparsity: 0.8 }, T, stream));
-    const ref = referenceEngine.open(p, opt) as EngineSession;
+    const ref = referenceEngine.openStep(p, opt) as StepSession;
     const { tf } = loaded;
     const base = tf.memory().numTensors;
-    const s = await engine.open(p, opt);
+    const s = await engine.openStep(p, opt);
     const tensorsAfterFirst: number[] = [];
     let worst = 0;
     for (let k = 0; k < batches.length; k++) {
@@ -237,8 +238,8 @@ describe('tfjs engine against the reference engine', () => {
     const strong = { ...opt, weightDecay: 5 };
     const withDecay = await withSession(engine, p, { ...strong, decayBias: true }, (s) => (s.step(x, 1e-2), s.params()));
     const without = await withSession(engine, p, { ...strong, decayBias: false }, (s) => (s.step(x, 1e-2), s.params()));
-    const refWith = referenceEngine.open(p, { ...strong, decayBias: true }) as EngineSession;
-    const refWithout = referenceEngine.open(p, { ...strong, decayBias: false }) as EngineSession;
+    const refWith = referenceEngine.openStep(p, { ...strong, decayBias: true }) as StepSession;
+    const refWithout = referenceEngine.openStep(p, { ...strong, decayBias: false }) as StepSession;
     refWith.step(x, 1e-2);
     refWithout.step(x, 1e-2);
     expect(maxAbsDiff(withDecay.W, without.W)).toBe(0); // W is decayed either way
@@ -264,8 +265,8 @@ describe('tfjs engine: sessions', () => {
 
   it('gradient() and step(.., withLoss = false) give the same update as step() without touching the state; the latter returns NaN', async () => {
     const { x, p } = problem(20, 3, 50, 'tfjs/withloss');
-    const a = await engine.open(p, opt);
-    const b = await engine.open(p, opt);
+    const a = await engine.openStep(p, opt);
+    const b = await engine.openStep(p, opt);
     for (let k = 0; k < 5; k++) {
       const before = b.state();
       const g = b.gradient(x);
@@ -284,8 +285,8 @@ describe('tfjs engine: sessions', () => {
     const { x, p } = problem(10, 2, 20, 'tfjs/close');
     const e = await createTfjsEngine();
     const base = tf.memory().numTensors;
-    const s1 = await e.open(p, opt);
-    const s2 = await e.open(p, opt);
+    const s1 = await e.openStep(p, opt);
+    const s2 = await e.openStep(p, opt);
     s1.step(x, 1e-3);
     await s2.dispose();
     expect(tf.memory().numTensors).toBeGreaterThan(base);
@@ -293,7 +294,7 @@ describe('tfjs engine: sessions', () => {
     expect(tf.memory().numTensors).toBe(base);
     expect(() => s1.gradient(x)).toThrow(/disposed/);
     expect(() => s1.params()).toThrow(/disposed/);
-    expect(() => e.open(p, opt)).toThrow(/closed/);
+    expect(() => e.openStep(p, opt)).toThrow(/closed/);
   });
 
   it('params() and state() return float64 copies: W feature-major (n*m), b (n), moments W then b (n*m+n)', async () => {
@@ -320,15 +321,15 @@ describe('tfjs engine: sessions', () => {
   it('state() then open(..., resume) continues exactly as the uninterrupted session (same backend: bit-for-bit)', async () => {
     const { x, p } = problem(25, 2, 60, 'tfjs/resume');
     const lrs = Array.from({ length: 40 }, (_, k) => learningRate(k, 40, 5, 1e-2));
-    const whole = await engine.open(p, opt);
+    const whole = await engine.openStep(p, opt);
     const lossesWhole = lrs.map((lr) => whole.step(x, lr));
-    const first = await engine.open(p, opt);
+    const first = await engine.openStep(p, opt);
     const lossesFirst = lrs.slice(0, 17).map((lr) => first.step(x, lr));
     const saved = first.state();
     await first.dispose();
     // a different init: the saved params must take precedence
     const other = problem(25, 2, 1, 'tfjs/resume/other').p;
-    const second = await engine.open(other, opt, saved);
+    const second = await engine.openStep(other, opt, saved);
     expect(second.state()).toEqual(saved);
     const lossesSecond = lrs.slice(17).map((lr) => second.step(x, lr));
     expect([...lossesFirst, ...lossesSecond]).toEqual(lossesWhole);
@@ -343,7 +344,7 @@ describe('tfjs engine: sessions', () => {
     const { x, p } = problem(40, 2, 100, 'tfjs/leak');
     const other = problem(40, 2, 30, 'tfjs/leak/other').x;
     const base = tf.memory().numTensors;
-    const s = await engine.open(p, opt);
+    const s = await engine.openStep(p, opt);
     s.step(x, 1e-3);
     const afterFirst = tf.memory();
     expect(afterFirst.numTensors).toBe(base + 6 + 1); // W, b, 4 moments, the cached batch
@@ -369,7 +370,7 @@ describe('tfjs engine: sessions', () => {
     /** Trains 20 steps; `cached` is how many chunk tensors must stay on the backend. */
     const run = async (e: Engine, cached: number) => {
       const base = tf.memory().numTensors;
-      const s = await e.open(p, opt);
+      const s = await e.openStep(p, opt);
       const losses = Array.from({ length: 20 }, (_, k) => s.step(x, learningRate(k, 20, 5, 1e-2)));
       expect(tf.memory().numTensors).toBe(base + 6 + cached); // W, b, 4 moments and the cached chunks
       s.step(x, 0);
@@ -394,7 +395,7 @@ describe('tfjs engine: sessions', () => {
       expect(() => s.gradient(wrong)).toThrow(/features/);
       expect(() => s.step(wrong, 1e-2)).toThrow(/features/);
     });
-    const st = (referenceEngine.open(problem(11, 2, 1, 'tfjs/reject/y').p, opt) as EngineSession).state();
-    expect(() => engine.open(p, opt, { ...st, params: p })).toThrow(/moments/);
+    const st = (referenceEngine.openStep(problem(11, 2, 1, 'tfjs/reject/y').p, opt) as StepSession).state();
+    expect(() => engine.openStep(p, opt, { ...st, params: p })).toThrow(/moments/);
   });
 });
