@@ -6,7 +6,7 @@ import { dirname, extname, join, posix, relative } from 'node:path';
 /**
  * The code a task loads, read from the import graph: the files reached from its entry files by
  * static imports (`import ... from`, `export ... from`, `import '...'`) and by
- * `new URL('./file', import.meta.url)` (a worker, a config file), and the npm packages
+ * `new URL('./file', import.meta.url)` (a worker, a config file, a WGSL shader), and the npm packages
  * those files import (statically, by a literal dynamic `import('pkg')`, or by
  * `require.resolve('pkg/...')`). Type-only imports load nothing and are skipped. A dynamic
  * `import()` of a project file is a choice made at run time (the stage runner,
@@ -19,7 +19,9 @@ interface CodeInputs {
   packages: string[]; // npm package names, sorted
 }
 
-const SOURCE = new Set(['.ts', '.mts', '.js', '.mjs', '.cjs', '.json', '.conf']);
+const SOURCE = new Set(['.ts', '.mts', '.js', '.mjs', '.cjs', '.json', '.conf', '.wgsl']);
+/** Files read as data, whose text imports nothing. */
+const LEAF = new Set(['.json', '.conf', '.wgsl']);
 const BUILTINS = new Set(builtinModules);
 
 const STATIC = /(?:^|[\s;])(import|export)\s+(type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]/g;
@@ -56,7 +58,7 @@ export function codeInputs(root: string, entries: string[]): CodeInputs {
     const abs = join(root, file);
     if (!existsSync(abs)) throw new Error(`${file}: imported but missing (from the import graph of ${entries.join(', ')})`);
     files.add(file);
-    if (extname(file) === '.json' || extname(file) === '.conf') return;
+    if (LEAF.has(extname(file))) return;
     const { follow, packages: pkgs } = scanImports(readFileSync(abs, 'utf8'));
     for (const p of pkgs) packages.add(p);
     for (const spec of follow) visit(relative(root, join(dirname(abs), spec)).split('\\').join(posix.sep));

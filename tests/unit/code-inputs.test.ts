@@ -33,6 +33,11 @@ describe('scanImports', () => {
     expect(r.follow).toEqual(['./worker.mjs']);
   });
 
+  it('follows new URL(..., import.meta.url) to a WGSL shader, whose text is data', () => {
+    const r = scanImports(`device.createShaderModule({ code: readFileSync(new URL('./train.wgsl', import.meta.url), 'utf8') });`);
+    expect(r.follow).toEqual(['./train.wgsl']);
+  });
+
   it('counts require.resolve of a package, and never Node built-ins', () => {
     const r = scanImports(`import { join } from 'node:path'; import fs from 'fs'; require.resolve('dejavu-fonts-ttf/package.json');`);
     expect(r.follow).toEqual([]);
@@ -50,6 +55,8 @@ describe('codeInputs', () => {
   put('src/entry.ts', `import { a } from './a.ts';\nimport type { T } from './types.ts';\nconst lazy = () => import('./lazy.ts');`);
   put('src/a.ts', `import { b } from '../lib/b.ts';\nimport { z } from 'zod';\nnew URL('./conf.json', import.meta.url);`);
   put('src/conf.json', `{ "import": "./not-code.ts" }`);
+  put('src/shader.ts', `readFileSync(new URL('./kernel.wgsl', import.meta.url), 'utf8');`);
+  put('src/kernel.wgsl', `// import './not-code.ts'\n@compute @workgroup_size(64) fn main() {}`);
   put('lib/b.ts', `import { a } from '../src/a.ts';\nexport const b = 1;`);
   put('src/types.ts', '');
   put('src/lazy.ts', '');
@@ -60,6 +67,10 @@ describe('codeInputs', () => {
 
   it('adds what another entry loads: the graph names a run-time choice as an entry', () => {
     expect(codeInputs(root, ['src/entry.ts', 'src/lazy.ts']).files).toContain('src/lazy.ts');
+  });
+
+  it('counts a shader the code loads, and reads nothing in it as an import', () => {
+    expect(codeInputs(root, ['src/shader.ts']).files).toEqual(['src/kernel.wgsl', 'src/shader.ts']);
   });
 
   it('fails naming a file that is imported but missing', () => {
