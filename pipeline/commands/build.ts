@@ -4,7 +4,7 @@ import { ConfigError, loadExperiment, selectProfile } from '../config/load.ts';
 import { figureRuns, planFigure } from '../config/figures.ts';
 import { planProfile } from '../config/plan.ts';
 import { projectNames } from '../config/layout.ts';
-import { ENGINE_NAMES } from '../engines/registry.ts';
+import { checkEnginesRunnable, ENGINE_NAMES } from '../engines/registry.ts';
 import { runNx } from '../nx/run.ts';
 import { checkShardCount, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, planJson, splitRuns } from '../scale/shards.ts';
 import { REQUIRE_CACHED_TRAINING } from '../stages/context.ts';
@@ -56,6 +56,8 @@ export function main(argv: string[], io: Output): number {
     io.stdout((values.json ? JSON.stringify(planJson(name, shards, rate)) : formatPlan(name, shards, rate)) + '\n');
     return 0;
   }
+  // An engine this machine cannot run (the gpu engine without a WebGPU adapter) stops the build here, before anything is written.
+  checkEnginesRunnable(runs.map((r) => r.spec.training.engine));
   if (typeof values.shard === 'string') {
     let which;
     try {

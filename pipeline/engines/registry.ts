@@ -1,10 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { threadsForStep, type Engine } from './engine.ts';
+import { UserError } from '../errors.ts';
 
 /** What a module that implements an engine exports. */
 interface EngineModule {
   createEngine(workers: number): Promise<Engine>;
 }
+
+/** Prints the WebGPU adapter (engines/gpu/probe.mjs); exits 1 naming what is missing when there is none. */
+export const GPU_PROBE = 'node pipeline/engines/gpu/probe.mjs';
 
 interface EngineEntry {
   /** What it is, in a few words. */
@@ -25,10 +30,12 @@ interface EngineEntry {
  * `training.engine` against them (pipeline/config/load.ts). So nothing here is in the import graph, and
  * the cache key, of a data, geometry or render task.
  */
-export const ENGINES: Record<'fast' | 'reference' | 'tfjs', EngineEntry> = {
+export const ENGINES: Record<'fast' | 'reference' | 'tfjs' | 'gpu', EngineEntry> = {
   fast: { summary: 'WebAssembly SIMD, float32', module: '../kernel/fast-engine.ts', threaded: true, builtBy: 'kernel:wasm' },
   reference: { summary: 'plain TypeScript, float64', module: './reference.ts', threaded: false },
   tfjs: { summary: 'TensorFlow.js', module: './tfjs.ts', threaded: false, runtimeProbe: 'node pipeline/engines/tfjs-probe.mjs' },
+  // Its bits depend on the GPU, its driver and Dawn: the probe names them, so they key its results.
+  gpu: { summary: 'WebGPU (WGSL compute, float32) through Dawn', module: './gpu/engine.ts', threaded: false, runtimeProbe: GPU_PROBE },
 };
 
 export type EngineName = keyof typeof ENGINES;
@@ -54,4 +61,31 @@ export function engineThreads(name: string, workers: number, pairsPerStep: numbe
 export async function openEngine(name: string, workers: number): Promise<Engine> {
   const mod = (await import(pathToFileURL(engineFile(engineName(name))).href)) as EngineModule;
   return mod.createEngine(workers);
+}
+
+/** The engine cannot run on this machine: its runtime probe failed, and says why. */
+class EngineUnavailableError extends UserError {
+  constructor(engine: string, why: string) {
+    super(`the ${engine} engine cannot run on this machine: ${why}`);
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+/**
+ * Runs the runtime probe of each engine in `names` that has one, in the workspace root: a probe that fails
+ * (the gpu engine without a WebGPU adapter) stops the caller, before any task starts, with the probe's own
+ * words on what is missing.
+ */
+export function checkEnginesRunnable(names: Iterable<string>): void {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  for (const name of new Set(names)) {
+    const probe = ENGINES[engineName(name)].runtimeProbe;
+    if (!probe) continue;
+    const r = spawnSync(probe, { cwd: root, shell: true, encoding: 'utf8' });
+    if (r.status !== 0) {
+      // The probe's last line is its message; the lines before it are the driver's warnings.
+      const said = (r.stderr || '').trim().split('\n').filter(Boolean).at(-1) ?? `\`${probe}\` exited with status ${r.status}`;
+      throw new EngineUnavailableError(name, said);
+    }
+  }
 }
