@@ -31,8 +31,8 @@ const BENCH_SPAN = 4;
 /** One measurement: a case at hidden size m, in this process. */
 interface Measurement { id: string; version: string; pairsPerSecond: number; steps: number; peakRssMiB: number }
 
-export async function measure(c: Case, m: number): Promise<Measurement> {
-  const { T, n, sparsity } = PROBLEM;
+export async function measure(c: Case, m: number, T = PROBLEM.T): Promise<Measurement> {
+  const { n, sparsity } = PROBLEM;
   const x = generatePoints({ n, sparsity }, T, Rng.fromLabel(streams.bench('points')));
   const engine = await openEngine(c.engine, c.threads);
   const schedule = new Float64Array(1 << 20).fill(1e-3);

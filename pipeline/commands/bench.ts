@@ -1,13 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { benchTable, CASES, measure, PROBLEM, type CaseResults } from '../bench.ts';
-import { ENGINES } from '../engines/registry.ts';
+import { GPU_SHAPES, gpuBenchTable, measureGpu, type GpuMeasurement, type GpuRow } from '../bench-gpu.ts';
+import { checkEnginesRunnable, ENGINES } from '../engines/registry.ts';
 import { UserError } from '../errors.ts';
 import { runNx } from '../nx/run.ts';
 import { runCommand, type Output } from './run.ts';
 
 /**
  *   npm run bench [-- --m 4] [-- --rounds 3]
+ *   npm run bench -- --engine gpu [--rounds 3]
+ * The second: the gpu engine on the WebGPU adapter found, at T = 1,000 and 10,000 and m = 2, 4, 8, beside the fast
+ * engine on two threads in the same run, with the split of a gpu step into encoding, device and read-back (bench-gpu.ts).
+ *
  * Pairs per second of one full-batch training step for every engine, in one run (bench.ts). What an engine
  * loads besides its code (the fast engine's WebAssembly) is built first, by the same Nx task as the
  * pipeline's. Each measurement runs in a process of its own: this command again, with --case. Exits 1 when
@@ -23,34 +28,65 @@ function positiveInt(name: string, value: string): number {
 export async function main(argv: string[], io: Output): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { m: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, case: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: argv, options: {
+      m: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, engine: { type: 'string' },
+      case: { type: 'string' }, T: { type: 'string' }, // a measurement in a process of its own (this command again)
+    } }));
   } catch (e) {
     throw new UserError((e as Error).message);
   }
   const m = positiveInt('m', values.m);
+  if (values.engine !== undefined && values.engine !== 'gpu')
+    throw new UserError(`--engine: the engine with a benchmark of its own is gpu (the default benchmark measures every CPU engine), found "${values.engine}"`);
+  if (values.case === 'gpu') {
+    io.stdout(JSON.stringify(await measureGpu(m, positiveInt('T', values.T ?? '1000'))) + '\n');
+    return 0;
+  }
   if (values.case) {
     const c = CASES.find((k) => k.id === values.case);
     if (!c) throw new UserError(`--case: expected one of ${CASES.map((k) => k.id).join(', ')}, found "${values.case}"`);
-    io.stdout(JSON.stringify(await measure(c, m)) + '\n');
+    io.stdout(JSON.stringify(await measure(c, m, values.T === undefined ? undefined : positiveInt('T', values.T))) + '\n');
     return 0;
   }
   const rounds = positiveInt('rounds', values.rounds);
+  // Without a WebGPU adapter the gpu benchmark stops here, naming what is missing.
+  if (values.engine === 'gpu') checkEnginesRunnable(['gpu']);
   for (const task of new Set(CASES.map((c) => ENGINES[c.engine].builtBy).filter((t): t is string => !!t))) {
     io.stderr(`building ${task} (Nx; from the cache when nothing changed)\n`);
     const status = runNx(['run', task, '--outputStyle=stream'], 'pipe');
     if (status !== 0) throw new UserError(`nx run ${task} failed (exit ${status}); the engines it builds for cannot be measured`);
   }
+  /** This command again, measuring one case in a process of its own: its JSON line, or null when it failed. */
+  const child = (args: string[], label: string, round: number): Record<string, unknown> | null => {
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args], { encoding: 'utf8' });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status === 0 && line.startsWith('{')) return JSON.parse(line);
+    io.stderr(`round ${round}: ${label} failed:\n${r.stderr}\n`);
+    return null;
+  };
+  if (values.engine === 'gpu') {
+    const rows: GpuRow[] = GPU_SHAPES.Ts.flatMap((T) => GPU_SHAPES.ms.map((mm) => ({ T, m: mm, gpu: [], fast: [] })));
+    io.stderr(`problem: n = ${PROBLEM.n}, S = ${PROBLEM.sparsity}, T = ${GPU_SHAPES.Ts.join(' and ')}, m = ${GPU_SHAPES.ms.join(', ')}; ${rounds} rounds\n`);
+    for (let r = 1; r <= rounds; r++) {
+      for (const row of rows) {
+        const shape = ['--m', String(row.m), '--T', String(row.T)];
+        const g = child(['--case', 'gpu', ...shape], `gpu at T = ${row.T}, m = ${row.m}`, r);
+        if (g) row.gpu.push(g as unknown as GpuMeasurement);
+        const f = child(['--case', 'fast-2', ...shape], `fast at T = ${row.T}, m = ${row.m}`, r);
+        if (f) row.fast.push(Number(f.pairsPerSecond));
+        io.stderr(`round ${r}: T = ${String(row.T).padStart(5)}, m = ${row.m}: gpu ${g ? ((g.pairsPerSecond as number) / 1e6).toFixed(0) : 'failed'}, ` +
+          `fast ${f ? (Number(f.pairsPerSecond) / 1e6).toFixed(0) : 'failed'} M pairs/s\n`);
+      }
+    }
+    io.stdout(gpuBenchTable(rows));
+    return rows.every((row) => row.gpu.length === rounds && row.fast.length === rounds) ? 0 : 1;
+  }
   const results = new Map<string, CaseResults>();
   io.stderr(`problem: T = ${PROBLEM.T}, n = ${PROBLEM.n}, m = ${m}, S = ${PROBLEM.sparsity}; ${rounds} rounds\n`);
   for (let r = 0; r < rounds; r++) {
     for (const c of CASES) {
-      const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', c.id, '--m', String(m)], { encoding: 'utf8' });
-      const line = child.stdout.trim().split('\n').pop() ?? '';
-      if (child.status !== 0 || !line.startsWith('{')) {
-        io.stderr(`round ${r + 1}: ${c.label} failed:\n${child.stderr}\n`);
-        continue;
-      }
-      const o = JSON.parse(line);
+      const o = child(['--case', c.id, '--m', String(m)], c.label, r + 1) as { version: string; pairsPerSecond: number; peakRssMiB: number } | null;
+      if (!o) continue;
       const e = results.get(c.id) ?? { pps: [] as number[], rss: [] as number[], version: String(o.version) };
       e.pps.push(o.pairsPerSecond);
       e.rss.push(o.peakRssMiB);
