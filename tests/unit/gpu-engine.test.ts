@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createGpuEngine, hostCsc } from '../../pipeline/engines/gpu/engine.ts';
+import { createGpuEngine, hostCsc, HostBatches } from '../../pipeline/engines/gpu/engine.ts';
 import { adapterDescription } from '../../pipeline/engines/gpu/device.ts';
 import type { EngineSession, OptimiserSettings, SessionState, Span, SpanData } from '../../pipeline/engines/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
@@ -244,6 +244,31 @@ describe('the gpu engine is bitwise deterministic', () => {
     expect(b.stream).toEqual(one.stream);
     expect(bits(p2).equals(bits(p1))).toBe(true);
     expect(b.losses).toEqual(one.losses);
+  });
+
+  it('draws online batches on the device (the default) to exactly the bits of batches drawn on the host', async () => {
+    const host = await createGpuEngine({ onlineSource: (device, o) => new HostBatches(device, o.n, o.sparsity, o.batch, o.maxSteps) });
+    try {
+      const data: SpanData = { kind: 'online', n, sparsity: 0.9, batch: 30, stream: Rng.fromLabel('det/device-online').state() };
+      const results = [];
+      for (const e of [engine, host]) {
+        const s = await e.open({ inits, opt: OPT, schedule: sched });
+        const a = await s.run(span(0, 40, data, [0, 39]));
+        const b = await s.run(span(40, 90, { ...data, stream: a.stream! }, [89]));
+        results.push({ a, b, p: bits(await s.params()) });
+        await s.dispose();
+      }
+      const [device, onHost] = results;
+      expect(device.p.equals(onHost.p)).toBe(true);
+      expect(device.a.losses).toEqual(onHost.a.losses);
+      expect(device.b.stream).toEqual(onHost.b.stream);
+      // and the stream ends where 90 batches drawn by generatePoints leave it
+      const rng = Rng.fromState(data.stream);
+      for (let i = 0; i < 90; i++) generatePoints({ n, sparsity: 0.9 }, 30, rng);
+      expect(device.b.stream).toEqual(rng.state());
+    } finally {
+      await host.close();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import type { Params } from '../../model/toy-model.ts';
 import { generatePoints } from '../../data/generate.ts';
 import { Rng } from '../../prng/rng.ts';
 import { requestDevice, type GpuContext } from './device.ts';
+import { createOnlineBatches } from './online.ts';
 
 /**
  * The gpu engine: WebGPU (Dawn, through npm's `webgpu`) compute shaders in float32. A session keeps
@@ -58,8 +59,8 @@ export interface GpuEngineOptions {
   /** Train at most this many inits in the same dispatches (normally as many as the buffer limits allow; for tests). */
   maxInitsPerGroup?: number;
   /**
-   * Where online batches come from: drawn on the host (the default, HostBatches) or by a device
-   * generator, e.g. `(device, o) => new DeviceBatches(createOnlineBatches(device, o), o.batch)`.
+   * Where online batches come from: drawn on the device (the default: DeviceBatches over online.ts, the
+   * same points as data/generate.ts bit for bit) or on the host and uploaded (HostBatches; for tests).
    */
   onlineSource?: (device: GPUDevice, o: { n: number; sparsity: number; batch: number; maxSteps: number }) => BatchSource;
 }
@@ -295,6 +296,9 @@ export class DeviceBatches implements BatchSource {
     this.gen.destroy();
   }
 }
+
+/** Online batches drawn on the device (online.ts): the engine's default source. */
+export const deviceBatches: NonNullable<GpuEngineOptions['onlineSource']> = (device, o) => new DeviceBatches(createOnlineBatches(device, o), o.batch);
 
 /** Online batches drawn on the host by generatePoints and uploaded `steps` at a time. */
 export class HostBatches implements BatchSource {
@@ -573,7 +577,7 @@ export class GpuSession implements EngineSession {
     const key = `${sparsity}/${batch}`;
     if (this.online?.key !== key) {
       this.dropOnline();
-      const make = this.engineOpts.onlineSource ?? ((device, o) => new HostBatches(device, o.n, o.sparsity, o.batch, o.maxSteps));
+      const make = this.engineOpts.onlineSource ?? deviceBatches;
       this.online = { source: make(this.device, { n, sparsity, batch, maxSteps: STEPS_PER_SUBMIT }), key, data: null, version: -1 };
     }
     return this.online.source;
