@@ -4,67 +4,184 @@ const PAGE = 65536;
 const BASE = PAGE; // below: the kernel module's own static data
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
-/** Where the loaded points' CSR arrays lie (byte offsets). */
-interface PointsAt {
+/** Where the run's context lies: a fixed address, which the worker threads are given once. */
+export const CTX = BASE;
+/**
+ * The context's fields (byte offsets; assembly/kernel.ts CTX_*, which must match): i32 unless
+ * noted. NEXT counts the step's work taken (chunks, then units of the update), DONE and
+ * UNITS_DONE the chunks and units finished.
+ */
+export const CTX_FIELD = {
+  inits: 0, nPad: 4, m: 8, T: 12, chunks: 16, rowPtr: 20, col: 24, val: 28,
+  P0: 32, initStride: 36, G0: 40, chunkStride: 44, scratch0: 48, scratchBytes: 52,
+  losses: 56, withLoss: 60, next: 64, done: 68, floats: 72, bias: 76, decayBias: 80, state: 84,
+  beta1: 88, beta2: 96, eps: 104, weightDecay: 112, // f64
+  units: 120, unitsDone: 124, coef: 128,
+} as const;
+const CTX_BYTES = 256;
+/** A claim counter no chunk index reaches: left in NEXT whenever no step is open to the worker threads. */
+export const NO_CLAIMS = 1 << 30;
+
+/** Where loaded points' CSR arrays lie (byte offsets). */
+export interface PointsAt {
   rowPtr: number;
   col: number;
   val: number;
 }
 
+/** One region of memory that holds a batch of points, and the batch it holds. */
+interface PointsSlot {
+  start: number;
+  capacity: number;
+  loaded: SparsePoints | null;
+  at: PointsAt;
+}
+
 /**
- * Where one session's data lie in the kernel's shared memory (byte offsets), and the conversions
+ * Where one run's data lie in the kernel's shared memory (byte offsets), and the conversions
  * between the engine's parameters (float64, feature-major: W[i*m + k]) and the kernel's buffers
  * (float32, row-major: m rows of W then b, each nPad floats; see assembly/kernel.ts):
  *
- *   [static data | P | M | V | G: one buffer per chunk | scratch: one per thread | points]
+ *   [static data | context | state per init | P M V per init | G: per chunk, per init |
+ *    losses: per chunk, per init | scratch: one per thread | loss outputs | loss flags |
+ *    schedule | points: two slots]
+ *
+ * Each init's P, M and V lie together (its AdamW touches one stretch of memory); a chunk's
+ * gradients of every init lie together (the chunk's call writes one stretch).
  */
 export class SessionMemory {
   /** n padded to a multiple of 4 with W = 0, b = 0. */
   readonly nPad: number;
   /** Floats in one buffer: W's m rows, then b. */
   readonly floats: number;
-  readonly P: number;
-  readonly M: number;
-  readonly V: number;
-  /** Chunk 0's gradient buffer, which receives the reduced gradient. */
-  readonly G: number;
+  readonly state: number;
+  readonly coef: number;
+  readonly P0: number;
+  readonly G0: number;
+  readonly losses: number;
+  readonly lossOut: number;
+  readonly flags: number;
+  readonly schedule: number;
   private readonly scratch: number;
-  private readonly pointsBase: number;
-  private loaded: SparsePoints | null = null;
-  private points: PointsAt = { rowPtr: 0, col: 0, val: 0 };
+  private top: number;
+  private readonly slots: PointsSlot[] = [];
 
   constructor(
     private readonly memory: WebAssembly.Memory,
     readonly n: number,
     readonly m: number,
-    maxChunks: number,
+    readonly inits: number,
+    readonly maxChunks: number,
     threads: number,
     private readonly scratchPerThread: number,
+    /** Steps one trainSteps call may take: the loss outputs and flags hold this many. */
+    readonly segment: number,
+    scheduleSteps: number,
   ) {
     this.nPad = Math.ceil(n / 4) * 4;
     this.floats = (m + 1) * this.nPad;
-    this.P = BASE;
-    this.M = this.P + this.bytes;
-    this.V = this.M + this.bytes;
-    this.G = this.V + this.bytes;
-    this.scratch = this.G + this.bytes * maxChunks;
-    this.pointsBase = align16(this.scratch + scratchPerThread * threads);
-    this.ensure(this.pointsBase);
+    this.state = CTX + CTX_BYTES;
+    this.coef = this.state + 24 * inits;
+    this.P0 = align16(this.coef + 20 * inits);
+    this.G0 = this.P0 + this.initStride * inits;
+    this.losses = this.G0 + this.chunkStride * maxChunks;
+    this.scratch = align16(this.losses + 8 * maxChunks * inits);
+    this.lossOut = align16(this.scratch + scratchPerThread * threads);
+    this.flags = this.lossOut + 8 * Math.max(segment, 1) * inits;
+    this.schedule = align16(this.flags + segment);
+    this.top = align16(this.schedule + 8 * scheduleSteps);
+    this.ensure(this.top);
   }
 
-  /** Bytes in one buffer, and between the chunks' gradient buffers. */
+  /** Bytes in one buffer. */
   get bytes(): number {
     return this.floats * 4;
   }
 
-  /** Chunk c's gradient buffer. */
-  grad(c: number): number {
-    return this.G + this.bytes * c;
+  /** Bytes between two inits' P (each holds P, M, V). */
+  get initStride(): number {
+    return 3 * this.bytes;
   }
 
-  /** The scratch of thread `thread`. */
-  scratchOf(thread: number): number {
-    return this.scratch + this.scratchPerThread * thread;
+  /** Bytes between two chunks' gradients (each holds one buffer per init). */
+  get chunkStride(): number {
+    return this.bytes * this.inits;
+  }
+
+  P(init: number): number {
+    return this.P0 + this.initStride * init;
+  }
+  M(init: number): number {
+    return this.P(init) + this.bytes;
+  }
+  V(init: number): number {
+    return this.P(init) + 2 * this.bytes;
+  }
+  /** Init's gradient of chunk c (of chunk 0: where its reduced gradient goes). */
+  G(init: number, c = 0): number {
+    return this.G0 + this.chunkStride * c + this.bytes * init;
+  }
+
+  /** The context's fixed fields, and every init's step count and powers of the betas. */
+  writeContext(opt: { beta1: number; beta2: number; eps: number; weightDecay: number; decayBias: boolean }, states: { t: number; beta1Power: number; beta2Power: number }[]): void {
+    const F = CTX_FIELD;
+    const i32 = this.i32(), f64 = this.f64();
+    const set = (field: number, v: number) => void (i32[(CTX + field) >> 2] = v);
+    set(F.inits, this.inits);
+    set(F.nPad, this.nPad);
+    set(F.m, this.m);
+    set(F.P0, this.P0);
+    set(F.initStride, this.initStride);
+    set(F.G0, this.G0);
+    set(F.chunkStride, this.chunkStride);
+    set(F.scratch0, this.scratch);
+    set(F.scratchBytes, this.scratchPerThread);
+    set(F.losses, this.losses);
+    set(F.floats, this.floats);
+    set(F.bias, this.m * this.nPad);
+    set(F.decayBias, opt.decayBias ? 1 : 0);
+    set(F.state, this.state);
+    set(F.coef, this.coef);
+    f64[(CTX + F.beta1) >> 3] = opt.beta1;
+    f64[(CTX + F.beta2) >> 3] = opt.beta2;
+    f64[(CTX + F.eps) >> 3] = opt.eps;
+    f64[(CTX + F.weightDecay) >> 3] = opt.weightDecay;
+    states.forEach((s, i) => f64.set([s.t, s.beta1Power, s.beta2Power], (this.state + 24 * i) >> 3));
+    Atomics.store(i32, (CTX + F.next) >> 2, NO_CLAIMS);
+  }
+
+  /** Init's step count and powers of the betas. */
+  stateOf(init: number): { t: number; beta1Power: number; beta2Power: number } {
+    const [t, beta1Power, beta2Power] = this.f64().subarray((this.state + 24 * init) >> 3, ((this.state + 24 * init) >> 3) + 3);
+    return { t, beta1Power, beta2Power };
+  }
+
+  /** Points to train on next: where they lie, their count and chunks (CTX fields). */
+  usePoints(at: PointsAt, T: number, chunks: number): void {
+    const i32 = this.i32(), F = CTX_FIELD;
+    i32[(CTX + F.rowPtr) >> 2] = at.rowPtr;
+    i32[(CTX + F.col) >> 2] = at.col;
+    i32[(CTX + F.val) >> 2] = at.val;
+    i32[(CTX + F.T) >> 2] = T;
+    i32[(CTX + F.chunks) >> 2] = chunks;
+  }
+
+  /** Whether the next pass sums the loss, and how many units of the update follow its chunks (0: none, the chunks alone). */
+  setPass(withLoss: boolean, units: number): void {
+    const i32 = this.i32();
+    i32[(CTX + CTX_FIELD.withLoss) >> 2] = withLoss ? 1 : 0;
+    i32[(CTX + CTX_FIELD.units) >> 2] = units;
+  }
+
+  /** The chunk losses of init i, in chunk order. */
+  chunkLosses(init: number, chunks: number): number[] {
+    const f64 = this.f64();
+    return Array.from({ length: chunks }, (_, c) => f64[(this.losses >> 3) + c * this.inits + init]);
+  }
+
+  /** The schedule (f64), from step 0. */
+  writeSchedule(schedule: Float64Array): void {
+    this.f64().set(schedule, this.schedule >> 3);
   }
 
   /** Writes W (n*m, feature-major) and b into the buffer at `ptr`, padding with zeros. */
@@ -109,20 +226,43 @@ export class SessionMemory {
     this.f32(ptr).fill(0);
   }
 
-  /** Copies `batch` in, unless it is the batch loaded last; returns where its arrays lie. */
-  load(batch: SparsePoints): PointsAt {
-    if (batch === this.loaded) return this.points;
+  /**
+   * Copies `batch` into slot `slot` (0 or 1: one may be read by the kernel while the other
+   * is filled), unless it is the batch that slot holds; returns where its arrays lie.
+   */
+  load(batch: SparsePoints, slot = 0): PointsAt {
+    const s = (this.slots[slot] ??= { start: 0, capacity: 0, loaded: null, at: { rowPtr: 0, col: 0, val: 0 } });
+    if (batch === s.loaded) return s.at;
     if (batch.n !== this.n) throw new Error(`batch has ${batch.n} features, the model ${this.n}`);
-    const rowPtr = this.pointsBase;
+    const nnz = batch.col.length;
+    const need = align16((batch.count + 1) * 4) + 2 * align16(nnz * 4);
+    if (need > s.capacity) {
+      // A new region at the top (the old one is left: memory is never given back).
+      s.capacity = align16(need * 1.25 + 64);
+      s.start = this.top;
+      this.top += s.capacity;
+      this.ensure(this.top);
+    }
+    const rowPtr = s.start;
     const col = align16(rowPtr + (batch.count + 1) * 4);
-    const val = align16(col + batch.col.length * 4);
-    this.ensure(val + batch.val.length * 4);
+    const val = align16(col + nnz * 4);
     new Uint32Array(this.memory.buffer, rowPtr, batch.count + 1).set(batch.rowPtr);
-    new Uint32Array(this.memory.buffer, col, batch.col.length).set(batch.col);
-    new Float32Array(this.memory.buffer, val, batch.val.length).set(batch.val);
-    this.loaded = batch;
-    this.points = { rowPtr, col, val };
-    return this.points;
+    new Uint32Array(this.memory.buffer, col, nnz).set(batch.col);
+    new Float32Array(this.memory.buffer, val, nnz).set(batch.val);
+    s.loaded = batch;
+    s.at = { rowPtr, col, val };
+    return s.at;
+  }
+
+  /** Views of the whole memory (fresh: growing the memory replaces its buffer). */
+  i32(): Int32Array {
+    return new Int32Array(this.memory.buffer);
+  }
+  f64(): Float64Array {
+    return new Float64Array(this.memory.buffer);
+  }
+  u8(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
   }
 
   /** The buffer at `ptr` (a fresh view: growing the memory replaces its buffer). */

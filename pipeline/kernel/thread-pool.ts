@@ -1,75 +1,91 @@
 import { Worker } from 'node:worker_threads';
+import { CTX, CTX_FIELD, NO_CLAIMS } from './session-memory.ts';
 
 const WORKER = new URL('./worker.mjs', import.meta.url);
 
 /**
- * Slots of `sync`: workers still busy with the step, whether one failed, the command, and one
- * wake word per thread (thread i's at wake + i), bumped to start that thread on a step. Only
- * the threads a step uses are woken: a step may use fewer than there are.
+ * Slots of `sync`: whether a worker failed, the command, and one wake word per thread (thread
+ * i's at wake + i), bumped to start that thread on a step. Only the threads a step uses are
+ * woken: a step may use fewer than there are.
  */
-const SLOT = { pending: 0, failed: 1, command: 2, wake: 3 } as const;
+const SLOT = { failed: 0, command: 1, wake: 2 } as const;
 const COMMAND = { exit: 0, run: 1 } as const;
-/** Polls of `pending` before the main thread sleeps on it: the workers are usually about done. */
+/** Polls of the count of finished work before the main thread sleeps on it: the last chunks are usually about done. */
 const SPIN = 20_000;
 /** No step of any run takes this long on one chunk: a worker this late has stopped. */
 const STALL_MS = 120_000;
 
-/** A call of the kernel's chunkGradient, its arguments in its order (withLoss as 1 or 0). */
-export type ChunkCall = [P: number, G: number, nPad: number, m: number, rowPtr: number, col: number, val: number, t0: number, t1: number, h: number, withLoss: number];
-const ARITY: ChunkCall['length'] = 11; // checked against ChunkCall by the compiler
+/** The kernel's exports that take a step's work (assembly/kernel.ts). */
+export interface WorkKernel {
+  claimChunks(ctx: number, thread: number): number;
+  runUnit(ctx: number, u: number): void;
+}
 
-const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, length: number) =>
-  new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT));
+/**
+ * Takes work of the open step on thread `thread` until none is left: the kernel's claimChunks,
+ * and for a unit of the update it hands back (its chunks not yet all done), a wait here on the
+ * count of chunks done, then the unit. worker.mjs runs the same loop (keep the two alike).
+ */
+export function takeWork(kernel: WorkKernel, words: Int32Array, thread: number): void {
+  const done = CTX_FIELD.done >> 2, chunks = CTX_FIELD.chunks >> 2;
+  for (let u = kernel.claimChunks(CTX, thread); u >= 0; u = kernel.claimChunks(CTX, thread)) {
+    for (let d = Atomics.load(words, done); d < Atomics.load(words, chunks); d = Atomics.load(words, done)) Atomics.wait(words, done, d, 1);
+    kernel.runUnit(CTX, u);
+  }
+}
 
 /**
  * The fast engine's threads: this one (thread 0) and `threads - 1` workers (worker.mjs) over one
- * shared memory. A step is a plan: one kernel call per chunk, each assigned to a thread. `run`
- * wakes the threads the step uses, runs thread 0's share here and waits for the others.
+ * shared memory. A step's chunks are taken one at a time from a counter in the run's context
+ * (assembly/kernel.ts claimChunks) by every thread the step uses: which thread computes a chunk
+ * never changes its bits (each chunk has its own gradient buffers, summed in chunk order), and
+ * a thread that is late (descheduled, asleep) leaves its share to the others rather than holding
+ * the step up.
  *
- * The workers get all they read from here, in workerData: the shared arrays and the names of
- * the slots of `sync`. worker.mjs computes no chunk bound, offset or slot index.
+ * The workers get all they read from here, in workerData: the shared words and the names of
+ * the slots of `sync`, and the context's address. worker.mjs computes no chunk bound or offset.
  */
 export class ThreadPool {
   private readonly sync: Int32Array;
-  private readonly plan: ChunkCall[] = []; // chunk c's call
-  private readonly calls: Float64Array; // the workers' copy of the plan: chunk c's call at c * ARITY
-  private readonly owner: Int32Array; // the thread that runs chunk c; -1: no such chunk this step
-  private readonly losses: Float64Array; // what chunk c's call returned
   private readonly workers: Worker[] = [];
 
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, private readonly chunkGradient: (...call: ChunkCall) => number, readonly threads: number, maxChunks: number) {
-    this.sync = shared(Int32Array, SLOT.wake + threads);
-    this.calls = shared(Float64Array, maxChunks * ARITY);
-    this.owner = shared(Int32Array, maxChunks);
-    this.losses = shared(Float64Array, maxChunks);
-    const { sync, calls, owner, losses } = this;
+  constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, private readonly kernel: WorkKernel, readonly threads: number) {
+    this.sync = new Int32Array(new SharedArrayBuffer((SLOT.wake + threads) * 4));
+    const { sync } = this;
+    Atomics.store(sync, SLOT.command, COMMAND.run);
     for (let index = 1; index < threads; index++) {
-      const w = new Worker(WORKER, { workerData: { module, memory, index, sync, slot: SLOT, command: COMMAND, calls, arity: ARITY, owner, losses } });
+      const w = new Worker(WORKER, { workerData: { module, memory, index, sync, slot: SLOT, command: COMMAND, ctx: CTX, field: { done: CTX_FIELD.done, chunks: CTX_FIELD.chunks } } });
+      // A worker that fails to start (or dies) is marked failed: the main thread stops waiting for it.
+      w.on('error', (e) => {
+        Atomics.store(sync, SLOT.failed, 1);
+        process.stderr.write(`fast engine worker ${index}: ${e && e.stack ? e.stack : e}\n`);
+      });
       w.unref();
       this.workers.push(w);
     }
   }
 
-  /** Plans chunk c of the next step: `call`, run by `thread`. */
-  assign(c: number, thread: number, call: ChunkCall): void {
-    this.owner[c] = thread;
-    this.plan[c] = call;
-  }
-
-  /** Runs the planned chunks 0..chunks-1 on threads 0..threads-1; returns what each returned. */
-  run(threads: number, chunks: number): Float64Array {
-    this.owner.fill(-1, chunks);
-    const others = threads - 1;
-    if (others > 0) {
-      for (let c = 0; c < chunks; c++) if (this.owner[c] !== 0) this.calls.set(this.plan[c], c * ARITY);
-      Atomics.store(this.sync, SLOT.pending, others);
-      Atomics.store(this.sync, SLOT.command, COMMAND.run);
-      for (let i = 1; i < threads; i++) this.wake(i);
+  /**
+   * Runs the pass the context describes (its `chunks` chunks, then its `units` units of the
+   * update) on threads 0..threads-1: wakes the others, runs `meanwhile` here (work of the
+   * host's own, such as drawing the next batch), then takes work here too until none is left,
+   * and returns when all is done.
+   */
+  run(threads: number, chunks: number, units: number, meanwhile?: () => void): void {
+    const words = new Int32Array(this.memory.buffer, CTX, 64);
+    const next = CTX_FIELD.next >> 2;
+    Atomics.store(words, CTX_FIELD.done >> 2, 0);
+    Atomics.store(words, CTX_FIELD.unitsDone >> 2, 0);
+    Atomics.store(words, next, 0); // opens the step to the workers
+    for (let i = 1; i < threads; i++) this.wake(i);
+    try {
+      meanwhile?.();
+    } finally {
+      takeWork(this.kernel, words, 0);
+      if (units > 0) this.awaitCount(words, CTX_FIELD.unitsDone >> 2, units);
+      else this.awaitCount(words, CTX_FIELD.done >> 2, chunks);
+      Atomics.store(words, next, NO_CLAIMS); // a worker woken late takes nothing
     }
-    // Thread 0's share (worker.mjs runs the others' from `calls`).
-    for (let c = 0; c < chunks; c++) if (this.owner[c] === 0) this.losses[c] = this.chunkGradient(...this.plan[c]);
-    if (others > 0) this.awaitOthers();
-    return this.losses.subarray(0, chunks);
   }
 
   /** Stops the workers; the pool is not used after. */
@@ -84,15 +100,16 @@ export class ThreadPool {
     Atomics.notify(this.sync, SLOT.wake + thread);
   }
 
-  private awaitOthers(): void {
-    const { sync } = this;
-    for (let i = 0; i < SPIN && Atomics.load(sync, SLOT.pending) !== 0; i++);
+  /** Waits for words[done] to reach `count`. */
+  private awaitCount(words: Int32Array, done: number, count: number): void {
+    const chunks = count;
+    for (let i = 0; i < SPIN && Atomics.load(words, done) !== chunks; i++);
     // Sleep in short slices, so that nothing can leave this thread asleep for good.
     const since = performance.now();
-    for (let p = Atomics.load(sync, SLOT.pending); p !== 0; p = Atomics.load(sync, SLOT.pending)) {
-      Atomics.wait(sync, SLOT.pending, p, 10);
+    for (let d = Atomics.load(words, done); d !== chunks; d = Atomics.load(words, done)) {
+      if (Atomics.load(this.sync, SLOT.failed) !== 0) throw new Error('a fast-engine worker thread failed (its error is printed above)');
+      Atomics.wait(words, done, d, 10);
       if (performance.now() - since > STALL_MS) throw new Error(`fast engine: a worker thread did not answer for ${STALL_MS / 1000} s`);
     }
-    if (Atomics.load(sync, SLOT.failed) !== 0) throw new Error('a fast-engine worker thread failed (its error is printed above)');
   }
 }

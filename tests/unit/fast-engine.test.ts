@@ -151,3 +151,103 @@ describe('the blocked pass gives the same bits whether or not it sums the loss',
     });
   }
 });
+
+/**
+ * The native span sessions (engine.open): every init of a run in one pass per step, the steps of
+ * a span in one kernel call when a step takes one thread, the next online batch drawn while the
+ * other threads compute. Each init's bits must be those of a session of its own stepped one
+ * step at a time (openStep, the conformance tests' path), whatever the spans, the threads, the
+ * loss steps or a resume from state().
+ */
+describe('span sessions: inits together, spans of any length', () => {
+  const SCHEDULE = Float64Array.from({ length: 60 }, (_, s) => 1e-2 * Math.min(1, (s + 1) / 10));
+  type Data = { kind: 'fixed'; points: SparsePoints } | { kind: 'online'; n: number; sparsity: number; batch: number; label: string };
+  const spanData = (d: Data, stream: (number | null)[] | null) =>
+    d.kind === 'fixed' ? { kind: 'fixed' as const, points: d.points } : { kind: 'online' as const, n: d.n, sparsity: d.sparsity, batch: d.batch, stream: stream! };
+
+  /** Trains `inits` through engine.open over `cuts` (span boundaries), every 3rd step's loss, snapshots at `snaps`; optionally stops at `stopAt` and resumes from state(). */
+  async function spans(engine: Awaited<ReturnType<typeof createFastEngine>>, inits: Params[], d: Data, cuts: number[], snaps: number[], stopAt?: number) {
+    let stream = d.kind === 'online' ? Rng.fromLabel(d.label).state() : null;
+    let s = await engine.open({ inits, opt: OPT, schedule: SCHEDULE });
+    const losses: number[][] = inits.map(() => []), snapshots: Buffer[][] = inits.map(() => []);
+    try {
+      for (let j = 0; j + 1 < cuts.length; j++) {
+        const from = cuts[j], to = cuts[j + 1];
+        if (from === stopAt) {
+          const saved = await s.state();
+          await s.dispose();
+          s = await engine.open({ inits, opt: OPT, schedule: SCHEDULE, resume: saved });
+        }
+        const lossSteps = Array.from({ length: to - from }, (_, i) => from + i).filter((x) => x % 3 === 0);
+        const snapshotSteps = snaps.filter((x) => x >= from && (x < to || (x === to && j + 2 === cuts.length)));
+        const r = await s.run({ from, to, data: spanData(d, stream), lossSteps, snapshotSteps });
+        r.losses.forEach((l, i) => losses[i].push(...l));
+        r.snapshots.forEach((ps, i) => snapshots[i].push(...ps.map(bytesOf)));
+        stream = r.stream;
+      }
+      return { params: (await s.params()).map(bytesOf), losses, snapshots, stream };
+    } finally {
+      await s.dispose();
+    }
+  }
+
+  /** Init `init` alone, stepped one step at a time through openStep: the reference bits. */
+  async function stepped(engine: Awaited<ReturnType<typeof createFastEngine>>, init: Params, d: Data, steps: number, snaps: number[]) {
+    const s = await engine.openStep(init, OPT);
+    const rng = d.kind === 'online' ? Rng.fromLabel(d.label) : null;
+    const losses: number[] = [], snapshots: Buffer[] = [];
+    for (let step = 0; step < steps; step++) {
+      if (snaps.includes(step)) snapshots.push(bytesOf(s.params()));
+      const x = d.kind === 'fixed' ? d.points : generatePoints(d, d.batch, rng!);
+      const l = s.step(x, SCHEDULE[step], step % 3 === 0);
+      if (step % 3 === 0) losses.push(l);
+    }
+    if (snaps.includes(steps)) snapshots.push(bytesOf(s.params()));
+    const params = bytesOf(s.params());
+    await s.dispose();
+    return { params, losses, snapshots, stream: rng?.state() ?? null };
+  }
+
+  const cases: { name: string; n: number; m: number; data: (label: string) => Data; threaded: boolean }[] = [
+    { name: 'fixed T = 13, one thread', n: 200, m: 2, data: (l) => ({ kind: 'fixed', points: setup(200, 2, 13, l).x }), threaded: false },
+    { name: 'fixed T = 200, split over threads', n: 1000, m: 2, data: (l) => ({ kind: 'fixed', points: setup(1000, 2, 200, l).x }), threaded: true },
+    { name: 'fixed T = 161, m = 5, split over threads', n: 1001, m: 5, data: (l) => ({ kind: 'fixed', points: setup(1001, 5, 161, l).x }), threaded: true },
+    { name: 'online batch 20, one thread', n: 100, m: 2, data: (l) => ({ kind: 'online', n: 100, sparsity: 0.8, batch: 20, label: l }), threaded: false },
+    { name: 'online batch 150, split over threads', n: 1000, m: 3, data: (l) => ({ kind: 'online', n: 1000, sparsity: 0.9, batch: 150, label: l }), threaded: true },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: three inits together give each init's bits trained alone, for any spans, threads and resume`, async () => {
+      const label = `spans/${c.name}`;
+      const d = c.data(label);
+      const batch = d.kind === 'fixed' ? d.points.count : d.batch;
+      expect(threadsForStep(2, batch * c.n) > 1).toBe(c.threaded);
+      const inits = [0, 1, 2].map((i) => setup(c.n, c.m, 1, `${label}/init${i}`).init);
+      const snaps = [0, 7, 30, 40];
+      const alone: Awaited<ReturnType<typeof stepped>>[] = [];
+      for (const init of inits) alone.push(await stepped(fast, init, d, 40, snaps));
+      const variants = [
+        { threads: 2, cuts: [0, 40] },
+        { threads: 2, cuts: [0, 1, 7, 8, 30, 33, 40] },
+        { threads: 1, cuts: [0, 13, 40] },
+        { threads: 8, cuts: [0, 20, 40] },
+        { threads: 2, cuts: [0, 10, 25, 40], stopAt: 25 },
+      ];
+      for (const v of variants) {
+        const engine = v.threads === 2 ? fast : await createFastEngine(v.threads);
+        try {
+          const got = await spans(engine, inits, d, v.cuts, snaps, v.stopAt);
+          const what = `${v.threads} threads, spans ${v.cuts.join(',')}${v.stopAt ? `, resumed at ${v.stopAt}` : ''}`;
+          inits.forEach((_, i) => {
+            expect(got.params[i].equals(alone[i].params), `${what}: init ${i}'s parameters`).toBe(true);
+            expect(got.losses[i], `${what}: init ${i}'s losses`).toEqual(alone[i].losses);
+            expect(got.snapshots[i].length).toBe(snaps.length);
+            got.snapshots[i].forEach((b, j) => expect(b.equals(alone[i].snapshots[j]), `${what}: init ${i}'s snapshot ${j}`).toBe(true));
+          });
+          expect(got.stream).toEqual(alone[0].stream);
+        } finally {
+          if (engine !== fast) await engine.close();
+        }
+      }
+    }, 60_000);
+  }
+});

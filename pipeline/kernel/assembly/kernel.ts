@@ -423,23 +423,184 @@ export function reduceChunks(G0: usize, stride: usize, chunks: i32, from: usize,
   }
 }
 
+// ---- A run's steps: every init of a run in one pass, the steps of a span in one call ----
+//
+// A context (session-memory.ts writes it; CTX_* are its byte offsets, mirrored there) says
+// where a run's buffers lie. Init i has its P, M, V at P0 + i * initStride (M and V follow P,
+// `bytes` apart); chunk c's gradient of init i is at G0 + c * chunkStride + i * bytes; thread
+// k's scratch at scratch0 + k * scratchBytes; chunk c's loss of init i (f64) at
+// losses + 8 (c * inits + i); init i's step count and running powers of the betas (f64 each)
+// at state + 24 i, and its step's AdamW coefficients (f32) at coef + 16 i. Each init's
+// arithmetic is exactly that of a run of its own: its chunks are the same, its buffers are its
+// own, and AdamW's coefficients are computed in float64 as the host computed them (then
+// rounded to float32 as the host's call rounded them).
+//
+// A step: beginStep (the coefficients), the chunks (chunkAll), then the units of the update
+// (finishUnit: the chunks summed and AdamW, over UNIT_FLOATS floats of one init; elementwise,
+// so how the floats are cut changes no bit), then with a loss stepLosses. On several threads
+// the chunks and then the units are taken from one counter (claimChunks).
+
+const CTX_INITS = 0, CTX_NPAD = 4, CTX_M = 8, CTX_T = 12, CTX_CHUNKS = 16, CTX_ROWPTR = 20, CTX_COL = 24, CTX_VAL = 28;
+const CTX_P0 = 32, CTX_INIT_STRIDE = 36, CTX_G0 = 40, CTX_CHUNK_STRIDE = 44, CTX_SCRATCH0 = 48, CTX_SCRATCH_BYTES = 52;
+const CTX_LOSSES = 56, CTX_WITH_LOSS = 60, CTX_NEXT = 64, CTX_DONE = 68, CTX_FLOATS = 72, CTX_BIAS = 76, CTX_DECAY_BIAS = 80, CTX_STATE = 84;
+const CTX_BETA1 = 88, CTX_BETA2 = 96, CTX_EPS = 104, CTX_WD = 112;
+const CTX_UNITS = 120, CTX_UNITS_DONE = 124, CTX_COEF = 128;
+/** Floats of one init in one unit of the update (a multiple of 4). */
+const UNIT_FLOATS = 1024;
+
+/** Chunk c of the loaded points for every init, in thread `thread`'s scratch: gradients into each init's chunk-c buffer, losses into the loss table. */
+export function chunkAll(ctx: usize, c: i32, thread: i32): void {
+  const inits = load<i32>(ctx, CTX_INITS), T = load<i32>(ctx, CTX_T), chunks = load<i32>(ctx, CTX_CHUNKS);
+  const nPad = load<i32>(ctx, CTX_NPAD), m = load<i32>(ctx, CTX_M);
+  const rowPtr = <usize>load<u32>(ctx, CTX_ROWPTR), col = <usize>load<u32>(ctx, CTX_COL), val = <usize>load<u32>(ctx, CTX_VAL);
+  const stride = <usize>load<u32>(ctx, CTX_INIT_STRIDE), bytes = <usize>load<i32>(ctx, CTX_FLOATS) << 2;
+  const G = <usize>load<u32>(ctx, CTX_G0) + <usize>load<u32>(ctx, CTX_CHUNK_STRIDE) * <usize>c;
+  const h = <usize>load<u32>(ctx, CTX_SCRATCH0) + <usize>load<u32>(ctx, CTX_SCRATCH_BYTES) * <usize>thread;
+  const losses = <usize>load<u32>(ctx, CTX_LOSSES) + ((<usize>c * <usize>inits) << 3);
+  const withLoss = load<i32>(ctx, CTX_WITH_LOSS) != 0;
+  // floor(c T / chunks), as the host's chunkStart was
+  const t0 = <i32>((<i64>c * <i64>T) / <i64>chunks), t1 = <i32>((<i64>(c + 1) * <i64>T) / <i64>chunks);
+  let P = <usize>load<u32>(ctx, CTX_P0);
+  for (let i = 0; i < inits; i++, P += stride) {
+    store<f64>(losses + (<usize>i << 3), chunkGradient(P, G + bytes * <usize>i, nPad, m, rowPtr, col, val, t0, t1, h, withLoss));
+  }
+}
+
+/** Units of the update of every init: the host sets CTX_UNITS to this for a step (0 for a pass of chunks alone). */
+export function stepUnits(ctx: usize): i32 {
+  const floats = load<i32>(ctx, CTX_FLOATS);
+  return load<i32>(ctx, CTX_INITS) * ((floats + UNIT_FLOATS - 1) / UNIT_FLOATS);
+}
+
 /**
- * AdamW over floats [from, to) of P, with gradient G and moments M, V (PyTorch's order):
+ * Takes work of the step from the counter at CTX_NEXT (reset by the host when it opens a
+ * step) until none is left: indices below the chunk count are chunks (chunkAll in this
+ * thread's scratch, counted at CTX_DONE), the next CTX_UNITS are units of the update, each
+ * begun once every chunk is done (runUnit). The last chunk wakes whoever waits on CTX_DONE.
+ * Any thread may take any index: its bits do not depend on the thread.
+ *
+ * Returns -1 when no work is left, or a unit taken whose chunks are still being computed by
+ * other threads after a short spin: the caller waits (Atomics.wait on CTX_DONE, in JS), runs it
+ * with runUnit and calls again. (Never memory.atomic.wait here: on Node 20's V8 a wasm wait
+ * inside this loop was measured to corrupt the update's results now and then.)
+ */
+export function claimChunks(ctx: usize, thread: i32): i32 {
+  for (;;) {
+    const c = atomic.add<i32>(ctx + CTX_NEXT, 1);
+    // read after the claim: a claim of the host's next step sees that step's context
+    const chunks = atomic.load<i32>(ctx + CTX_CHUNKS), units = atomic.load<i32>(ctx + CTX_UNITS);
+    if (c < chunks) {
+      chunkAll(ctx, c, thread);
+      if (atomic.add<i32>(ctx + CTX_DONE, 1) + 1 == chunks) atomic.notify(ctx + CTX_DONE, -1);
+      continue;
+    }
+    if (c >= chunks + units) return -1;
+    let spins = 0;
+    while (atomic.load<i32>(ctx + CTX_DONE) < chunks) if (++spins > 20000) return c - chunks;
+    runUnit(ctx, c - chunks);
+  }
+  return -1; // not reached
+}
+
+/** Unit u of the step's update (every chunk being done), counted at CTX_UNITS_DONE; the last wakes the host. */
+export function runUnit(ctx: usize, u: i32): void {
+  finishUnit(ctx, u);
+  if (atomic.add<i32>(ctx + CTX_UNITS_DONE, 1) + 1 == atomic.load<i32>(ctx + CTX_UNITS)) atomic.notify(ctx + CTX_UNITS_DONE, -1);
+}
+
+/**
+ * Over floats [from, to): the chunks' gradients summed in chunk order times `scale` (2/T), as
+ * reduceChunks sums them, then AdamW with that gradient g (PyTorch's order):
  *   p <- p * (1 - lr*wd);  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
  *   p <- p - lr * (m / c1) / (sqrt(v / c2) + eps),   c1 = 1 - b1^t, c2 = 1 - b2^t
+ * (Once two kernel calls, reduceChunks then adamw, through G: the same operations in the
+ * same order, g being float32 either way.)
  */
-export function adamw(P: usize, G: usize, M: usize, V: usize, from: usize, to: usize, lr: f32, decay: f32, b1: f32, b2: f32, c1: f32, c2: f32, eps: f32): void {
+@inline function reduceAdamw(G0: usize, stride: usize, chunks: i32, scale: f32, P: usize, M: usize, V: usize, from: usize, to: usize, lr: f32, decay: f32, b1: f32, b2: f32, c1: f32, c2: f32, eps: f32): void {
+  const s4 = f32x4.splat(scale);
   const vb1 = f32x4.splat(b1), vb1c = f32x4.splat(1 - b1);
   const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(1 - b2);
   const vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
   const vlr = f32x4.splat(lr), vdecay = f32x4.splat(decay), veps = f32x4.splat(eps);
   for (let o: usize = from << 2; o < to << 2; o += 16) {
-    const g = v128.load(G + o);
+    let s = v128.load(G0 + o);
+    for (let c = 1; c < chunks; c++) s = f32x4.add(s, v128.load(G0 + stride * <usize>c + o));
+    const g = f32x4.mul(s, s4);
     const m = f32x4.add(f32x4.mul(vb1, v128.load(M + o)), f32x4.mul(vb1c, g));
     const v = f32x4.add(f32x4.mul(vb2, v128.load(V + o)), f32x4.mul(vb2c, f32x4.mul(g, g)));
     v128.store(M + o, m);
     v128.store(V + o, v);
     const step = f32x4.div(f32x4.mul(vlr, f32x4.div(m, vc1)), f32x4.add(f32x4.sqrt(f32x4.div(v, vc2)), veps));
     v128.store(P + o, f32x4.sub(f32x4.mul(v128.load(P + o), vdecay), step));
+  }
+}
+
+/**
+ * Begins a step of every init at rate lr: its step count and powers of the betas move on,
+ * and its AdamW coefficients (lr, decay of W, decay of b, 1 - beta1^t, 1 - beta2^t as
+ * float32) go to its row of the coefficient table.
+ */
+export function beginStep(ctx: usize, lr: f64): void {
+  const inits = load<i32>(ctx, CTX_INITS), decayBias = load<i32>(ctx, CTX_DECAY_BIAS) != 0;
+  const state = <usize>load<u32>(ctx, CTX_STATE), coef = <usize>load<u32>(ctx, CTX_COEF);
+  const beta1 = load<f64>(ctx, CTX_BETA1), beta2 = load<f64>(ctx, CTX_BETA2);
+  const decay = <f32>(1 - lr * load<f64>(ctx, CTX_WD));
+  for (let i = 0; i < inits; i++) {
+    const s = state + <usize>i * 24, k = coef + <usize>i * 20;
+    const beta1Power = load<f64>(s, 8) * beta1, beta2Power = load<f64>(s, 16) * beta2;
+    store<f64>(s, load<f64>(s) + 1);
+    store<f64>(s, beta1Power, 8);
+    store<f64>(s, beta2Power, 16);
+    store<f32>(k, <f32>lr);
+    store<f32>(k, decay, 4);
+    store<f32>(k, decayBias ? decay : 1, 8);
+    store<f32>(k, <f32>(1 - beta1Power), 12);
+    store<f32>(k, <f32>(1 - beta2Power), 16);
+  }
+}
+
+/** Unit u of the update (stepUnits): init u / perInit's chunks summed (factor 2/T) and AdamW, over its stretch of UNIT_FLOATS floats. */
+export function finishUnit(ctx: usize, u: i32): void {
+  const floats = load<i32>(ctx, CTX_FLOATS), perInit = (floats + UNIT_FLOATS - 1) / UNIT_FLOATS;
+  const i = u / perInit, from = (u - i * perInit) * UNIT_FLOATS, to = min(floats, from + UNIT_FLOATS);
+  const bias = load<i32>(ctx, CTX_BIAS), chunks = load<i32>(ctx, CTX_CHUNKS);
+  const bytes = <usize>floats << 2, chunkStride = <usize>load<u32>(ctx, CTX_CHUNK_STRIDE);
+  const b1 = <f32>load<f64>(ctx, CTX_BETA1), b2 = <f32>load<f64>(ctx, CTX_BETA2), eps = <f32>load<f64>(ctx, CTX_EPS);
+  const scale = <f32>(2.0 / <f64>load<i32>(ctx, CTX_T));
+  const k = <usize>load<u32>(ctx, CTX_COEF) + <usize>i * 20;
+  const lr = load<f32>(k), decayW = load<f32>(k, 4), decayB = load<f32>(k, 8), c1 = load<f32>(k, 12), c2 = load<f32>(k, 16);
+  const P = <usize>load<u32>(ctx, CTX_P0) + <usize>load<u32>(ctx, CTX_INIT_STRIDE) * <usize>i, M = P + bytes, V = M + bytes;
+  const G = <usize>load<u32>(ctx, CTX_G0) + bytes * <usize>i;
+  const mid = max(from, min(to, bias));
+  if (mid > from) reduceAdamw(G, chunkStride, chunks, scale, P, M, V, <usize>from, <usize>mid, lr, decayW, b1, b2, c1, c2, eps);
+  if (to > mid) reduceAdamw(G, chunkStride, chunks, scale, P, M, V, <usize>mid, <usize>to, lr, decayB, b1, b2, c1, c2, eps);
+}
+
+/** Init i's loss of the step (its chunks' losses summed in chunk order, / T) at lossOut + 8 i. */
+export function stepLosses(ctx: usize, lossOut: usize): void {
+  const inits = load<i32>(ctx, CTX_INITS), T = load<i32>(ctx, CTX_T), chunks = load<i32>(ctx, CTX_CHUNKS);
+  const losses = <usize>load<u32>(ctx, CTX_LOSSES);
+  for (let i = 0; i < inits; i++) {
+    let total: f64 = 0;
+    for (let c = 0; c < chunks; c++) total += load<f64>(losses + ((<usize>c * <usize>inits + <usize>i) << 3));
+    store<f64>(lossOut + (<usize>i << 3), total / <f64>T);
+  }
+}
+
+/**
+ * Steps from..to-1 of every init on this thread alone: step s at rate schedule[s] (f64),
+ * its loss computed when withLoss[s - from] (a byte) is not 0, written for init i at
+ * lossOut + 8 ((s - from) inits + i).
+ */
+export function trainSteps(ctx: usize, schedule: usize, from: i32, to: i32, withLoss: usize, lossOut: usize): void {
+  const chunks = load<i32>(ctx, CTX_CHUNKS), inits = <usize>load<i32>(ctx, CTX_INITS), units = stepUnits(ctx);
+  for (let s = from; s < to; s++) {
+    const k = <usize>(s - from);
+    const loss = load<u8>(withLoss + k) != 0;
+    store<i32>(ctx, loss ? 1 : 0, CTX_WITH_LOSS);
+    beginStep(ctx, load<f64>(schedule + (<usize>s << 3)));
+    for (let c = 0; c < chunks; c++) chunkAll(ctx, c, 0);
+    for (let u = 0; u < units; u++) finishUnit(ctx, u);
+    if (loss) stepLosses(ctx, lossOut + ((k * inits) << 3));
   }
 }
