@@ -7,7 +7,7 @@
  *   npx tsx pipeline/kernel/shapes-bench.ts [--threads 2] [--rounds 3] [--only T3,Tinf]
  *     [--engine name=path/to/fast-engine.ts ...]   (default: this directory's engine, as "new")
  */
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { generatePoints } from '../data/generate.ts';
 import { xavierNormalInit } from '../model/init.ts';
@@ -45,7 +45,7 @@ const threads = Number(opt('threads') ?? 2);
 const rounds = Number(opt('rounds') ?? 3);
 const only = opt('only')?.split(',');
 const engineArgs = args.flatMap((a, i) => (a === '--engine' ? [args[i + 1]] : []));
-const engineSpecs = engineArgs.length ? engineArgs.map((s) => s.split('=') as [string, string]) : [['new', new URL('./fast-engine.ts', import.meta.url).pathname] as [string, string]];
+const engineSpecs = engineArgs.length ? engineArgs.map((s) => s.split('=') as [string, string]) : [['new', fileURLToPath(new URL('./fast-engine.ts', import.meta.url))] as [string, string]];
 
 const engines: { name: string; engine: Engine & { close?(): Promise<void> } }[] = [];
 for (const [name, path] of engineSpecs) {

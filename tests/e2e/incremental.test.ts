@@ -100,7 +100,7 @@ describe('incremental rebuilds through Nx', () => {
     const registry = join(dir, 'pipeline/engines/registry.ts');
     const before = readFileSync(registry, 'utf8');
     const after = before
-      .replace(`Record<'fast' | 'reference' | 'tfjs', EngineEntry>`, `Record<'fast' | 'reference' | 'tfjs' | 'another', EngineEntry>`)
+      .replace(`Record<'fast' | 'reference' | 'tfjs' | 'gpu', EngineEntry>`, `Record<'fast' | 'reference' | 'tfjs' | 'gpu' | 'another', EngineEntry>`)
       .replace(/^(\s*)tfjs: \{.*\},$/m, `$&\n$1another: { summary: 'a new engine (the incremental-build test)', module: './reference.ts', threaded: false },`);
     expect(after.match(/another/g), 'the registry no longer has the lines this test edits').toHaveLength(2);
     writeFileSync(registry, after);

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,7 +81,7 @@ describe('codeInputs', () => {
 });
 
 describe("the project's stages", () => {
-  const ROOT = new URL('../../', import.meta.url).pathname;
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
   it('keep the engines out of the code of data, geometry and render tasks: the config loads no engine code', () => {
     for (const stage of ['data', 'geometry', 'render']) {

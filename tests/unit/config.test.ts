@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { canonicalJson, planProfile, specHash } from '../../pipeline/config/plan
 import { INFINITE, batchSize, isInfinite, sizeId, sizeJson, sizeLabel } from '../../pipeline/config/size.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FILE = 'experiment.json';
 
 /** The test-owned experiment file, changed by `mutate`. */

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { loadFigure } from '../../pipeline/config/figures.ts';
 import { composeSpec, figureParts, figureSpec, frameSpec } from '../../pipeline/render/spec.ts';
 
 /** The project's own figures/, and test-owned workspaces with their own figures/ and parts. */
-const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIGURES = readdirSync(join(ROOT, 'figures')).filter((n) => existsSync(join(ROOT, 'figures', n, 'figure.json'))).sort();
 const tmp = mkdtempSync(join(tmpdir(), 'smdd-spec-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { planProfile, specHash } from '../../pipeline/config/plan.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 
 /** The Nx task graph computed from a test-owned config over the project's own code. */
-const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'smdd-graph-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const config = fixtureExperiment();
