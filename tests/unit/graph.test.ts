@@ -106,10 +106,10 @@ describe('buildGraph', () => {
 
   it('rejects a training.engine that names no registered engine, naming the file and field', () => {
     const bad = fixtureExperiment();
-    bad.profiles.base.runOverrides.push({ T: 30, training: { engine: 'gpu' } });
+    bad.profiles.base.runOverrides.push({ T: 30, training: { engine: 'cuda' } });
     const badFile = join(dir, 'bad-engine.json');
     writeFileSync(badFile, JSON.stringify(bad));
-    expect(() => buildGraph(ROOT, badFile)).toThrow(/bad-engine\.json: profiles\.base\.runOverrides\.1\.training\.engine: expected one of fast, reference, tfjs, found "gpu"/);
+    expect(() => buildGraph(ROOT, badFile)).toThrow(/bad-engine\.json: profiles\.base\.runOverrides\.1\.training\.engine: expected one of fast, reference, tfjs, gpu, found "cuda"/);
   });
 
   it('writes the gallery after every figure of the profile, uncached (its manifest records the commit)', () => {
