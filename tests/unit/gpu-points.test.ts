@@ -356,9 +356,11 @@ interface Batch {
   val: Uint32Array; // float32 bits
 }
 
-async function gpuBatches(n: number, sparsity: number, batch: number, rng: Rng, batches: number) {
+type Parse = 'parallel' | 'sequential';
+
+async function gpuBatches(n: number, sparsity: number, batch: number, rng: Rng, batches: number, parse?: Parse) {
   device.pushErrorScope('validation');
-  const ob = createOnlineBatches(device, { n, sparsity, batch });
+  const ob = createOnlineBatches(device, { n, sparsity, batch, parse });
   ob.setStream(rng.state());
   const enc = device.createCommandEncoder();
   const staged: GPUBuffer[][] = [];
@@ -395,13 +397,13 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): string | n
   return null;
 }
 
-async function expectSame(n: number, sparsity: number, batch: number, batches: number, label: string) {
+async function expectSame(n: number, sparsity: number, batch: number, batches: number, label: string, parse?: Parse) {
   const cpu = Rng.fromLabel(label);
-  const gpu = await gpuBatches(n, sparsity, batch, Rng.fromLabel(label), batches);
+  const gpu = await gpuBatches(n, sparsity, batch, Rng.fromLabel(label), batches, parse);
   for (let b = 0; b < batches; b++) {
     const want = generatePoints({ n, sparsity }, batch, cpu);
     const got = gpu.batches[b];
-    const where = `n = ${n}, S = ${sparsity}, batch ${b}`;
+    const where = `n = ${n}, S = ${sparsity}, ${parse ?? 'default'} parse, batch ${b}`;
     expect(firstDifference(got.rowPtr, want.rowPtr), `${where}: rowPtr`).toBeNull();
     expect(firstDifference(got.col, want.col), `${where}: col`).toBeNull();
     expect(firstDifference(got.val, new Uint32Array(want.val.buffer, want.val.byteOffset, want.val.length)), `${where}: val bits`).toBeNull();
@@ -422,8 +424,72 @@ describe('createOnlineBatches', () => {
     await expectSame(50, 1e-9, 3, 2, 'gpu-points/tiny-S');
     await expectSame(1, 0.5, 1, 4, 'gpu-points/one');
   });
+  it('draws the paper\'s T = infinity batches (n = 10000, S = 0.999, batch 10000) bit for bit, several in one command buffer', () =>
+    expectSame(10000, 0.999, 10000, 5, 'gpu-points/infinity', 'parallel'));
+  it('parses in parallel exactly as the sequential parse does', async () => {
+    const cases: [number, number, number, number, string][] = [
+      [30, 0.8, 500, 2, 'gpu-points/30'], [5, 0.9, 1000, 2, 'gpu-points/redraw'], [7, 0, 200, 2, 'gpu-points/dense'],
+      [1, 0.5, 1, 4, 'gpu-points/one'], [3, 0.99, 70, 3, 'gpu-points/mostly-redrawn'], [10000, 0.999, 1000, 2, 'gpu-points/10000'],
+    ];
+    for (const [n, S, batch, batches, label] of cases) {
+      await expectSame(n, S, batch, batches, label, 'sequential');
+      await expectSame(n, S, batch, batches, label, 'parallel');
+    }
+  });
 
-  it('redraws a point whose values are all exactly zero (a zero 53-bit draw), as generatePoints does', async () => {
+  it('parses in parallel exactly as sequentially, overflows included, over random shapes and short windows', async () => {
+    const r = mulberry(23);
+    for (let c = 0; c < Number(process.env.GPU_POINTS_FUZZ ?? 12); c++) {
+      const n = 1 + Math.floor(r() ** 2 * 400);
+      const S = [0, 0.5, 0.9, 0.99, 1 - r() * 0.3, r()][Math.floor(r() * 6)];
+      const batch = 1 + Math.floor(r() ** 2 * 300);
+      const label = `gpu-points/fuzz/${c}`;
+      const sizes = r() < 0.5 ? undefined : { window: Math.ceil(r() * 1.3 * batch * (S === 0 ? n : 1 + 2 * n * (1 - S))), capacity: r() < 0.3 ? Math.floor(batch * n * (1 - S) * r() * 1.2) : undefined };
+      const runs = await Promise.all((['parallel', 'sequential'] as const).map(async (parse) => {
+        const ob = createOnlineBatches(device, { n, sparsity: S, batch, sizes, parse });
+        ob.setStream(Rng.fromLabel(label).state());
+        const enc = device.createCommandEncoder();
+        const staged: GPUBuffer[] = [];
+        for (let b = 0; b < 3; b++) {
+          ob.encode(enc);
+          for (const [src, size] of [[ob.rowPtr, (batch + 1) * 4], [ob.col, ob.capacity * 4], [ob.val, ob.capacity * 4]] as const) {
+            const dst = device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+            enc.copyBufferToBuffer(src, 0, dst, 0, size);
+            staged.push(dst);
+          }
+        }
+        device.queue.submit([enc.finish()]);
+        const words: number[][] = [];
+        for (const d of staged) {
+          await d.mapAsync(1);
+          words.push(Array.from(new Uint32Array(d.getMappedRange().slice(0))));
+          d.destroy();
+        }
+        // col and val up to each batch's nnz (within the capacity): the rest is stale
+        for (let b = 0; b < 3; b++) {
+          const nnz = Math.min(words[3 * b][batch], ob.capacity);
+          words[3 * b + 1].length = nnz;
+          words[3 * b + 2].length = nnz;
+        }
+        const overflow = await ob.checkOverflow().then(() => '', (e: Error) => e.message);
+        const state = await ob.readStream();
+        ob.destroy();
+        return { words, overflow, state };
+      }));
+      const where = `n = ${n}, S = ${S}, batch = ${batch}, sizes = ${JSON.stringify(sizes)}`;
+      expect(runs[0].overflow, where).toBe(runs[1].overflow);
+      expect(runs[0].state, where).toEqual(runs[1].state);
+      runs[0].words.forEach((w, i) => expect(firstDifference(w, runs[1].words[i]), `${where}: buffer ${i}`).toBeNull());
+      if (!runs[0].overflow) {
+        const cpu = Rng.fromLabel(label);
+        for (let b = 0; b < 3; b++) expect(Array.from(generatePoints({ n, sparsity: S }, batch, cpu).rowPtr), where).toEqual(runs[0].words[3 * b]);
+        expect(runs[0].state, where).toEqual(cpu.state());
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it.each(['parallel', 'sequential'] as const)('redraws a point whose values are all exactly zero (a zero 53-bit draw), as generatePoints does (%s parse)', async (parse) => {
     // A state whose first four outputs are 1, so the first gap and value draws are X = 0: with n = 1 and
     // S = 1e-9 the first attempt is feature 0 with value 0, which generatePoints draws again.
     const state = stateWithFirstOutputs(1);
@@ -435,7 +501,7 @@ describe('createOnlineBatches', () => {
     for (let i = 0; i < 12; i++) twelve.nextUint32(); // two attempts of gap, value, gap
     expect(cpu.state()).toEqual(twelve.state());
     const want = generatePoints({ n: 1, sparsity: 1e-9 }, 3, Rng.fromState(state));
-    const got = await gpuBatches(1, 1e-9, 3, Rng.fromState(state), 1);
+    const got = await gpuBatches(1, 1e-9, 3, Rng.fromState(state), 1, parse);
     expect(Array.from(got.batches[0].rowPtr)).toEqual(Array.from(want.rowPtr));
     expect(Array.from(got.batches[0].val)).toEqual(Array.from(new Uint32Array(want.val.buffer)));
     const after = Rng.fromState(state);
@@ -443,10 +509,10 @@ describe('createOnlineBatches', () => {
     expect(got.state).toEqual(after.state());
   });
 
-  it('flags a batch over its capacity or window instead of writing out of bounds, and checkOverflow says so once', async () => {
-    for (const [sizes, what] of [[{ capacity: 50 }, /capacity of 50/], [{ window: 64 }, /window of 64/]] as const) {
+  it.each(['parallel', 'sequential'] as const)('flags a batch over its capacity or window instead of writing out of bounds, and checkOverflow says so once (%s parse)', async (parse) => {
+    for (const [sizes, what] of [[{ capacity: 50 }, /capacity of 50/], [{ window: 64 }, /window of 64/], [{ window: 2000 }, /window of 2016/]] as const) {
       device.pushErrorScope('validation');
-      const ob = createOnlineBatches(device, { n: 200, sparsity: 0.95, batch: 100, sizes });
+      const ob = createOnlineBatches(device, { n: 200, sparsity: 0.95, batch: 100, sizes, parse });
       ob.setStream(Rng.fromLabel('gpu-points/overflow').state());
       const enc = device.createCommandEncoder();
       ob.encode(enc);

@@ -6,6 +6,7 @@ import { generatePoints } from '../../data/generate.ts';
 import { Rng } from '../../prng/rng.ts';
 import { requestDevice, type GpuContext } from './device.ts';
 import { createOnlineBatches } from './online.ts';
+import { createBuffer, MAP_MODE_READ, padded, readBack, upload, USAGE } from './buffers.ts';
 
 /**
  * The gpu engine: WebGPU (Dawn, through npm's `webgpu`) compute shaders in float32. A session keeps
@@ -153,31 +154,6 @@ async function createKernels(device: GPUDevice, m: number): Promise<Kernels> {
 // ---------------------------------------------------------------------------------------------
 // Buffers
 
-const U = { STORAGE: 0x80, COPY_DST: 0x8, COPY_SRC: 0x4, MAP_READ: 0x1, UNIFORM: 0x40 };
-const pad4 = (bytes: number) => Math.max(16, Math.ceil(bytes / 16) * 16);
-
-function buffer(device: GPUDevice, bytes: number, usage: number, label: string): GPUBuffer {
-  return device.createBuffer({ size: pad4(bytes), usage, label });
-}
-
-function upload(device: GPUDevice, data: ArrayBufferView, usage: number, label: string): GPUBuffer {
-  const b = buffer(device, data.byteLength, usage | U.COPY_DST, label);
-  if (data.byteLength > 0) device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
-  return b;
-}
-
-async function readBack(device: GPUDevice, src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-  const staging = buffer(device, bytes, U.MAP_READ | U.COPY_DST, 'read-back');
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(src, offset, staging, 0, pad4(bytes));
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const copy = staging.getMappedRange(0, bytes).slice(0);
-  staging.unmap();
-  staging.destroy();
-  return copy;
-}
-
 /** The points of a step on the device: CSR (the step's batch starts at rowPtr[rowBase]) and room for its CSC. */
 interface DeviceData {
   id: number;
@@ -215,7 +191,7 @@ export function hostCsc(points: SparsePoints): Uint32Array {
 
 function fixedData(device: GPUDevice, points: SparsePoints): DeviceData {
   const nnz = points.rowPtr[points.count];
-  const usage = U.STORAGE;
+  const usage = USAGE.STORAGE;
   const rowPtr = upload(device, points.rowPtr, usage, 'rowPtr');
   const col = upload(device, points.col.subarray(0, nnz), usage, 'col');
   const val = upload(device, points.val.subarray(0, nnz), usage, 'val');
@@ -318,7 +294,7 @@ export class HostBatches implements BatchSource {
     private readonly maxSteps: number,
   ) {
     this.nnzCap = Math.max(16, Math.ceil(points * n * (1 - sparsity) * 1.25) + 64);
-    this.rowPtr = buffer(device, maxSteps * (points + 1) * 4, U.STORAGE | U.COPY_DST, 'online rowPtr');
+    this.rowPtr = createBuffer(device, maxSteps * (points + 1) * 4, USAGE.STORAGE | USAGE.COPY_DST, 'online rowPtr');
     this.grow(maxSteps * this.nnzCap);
   }
 
@@ -326,8 +302,8 @@ export class HostBatches implements BatchSource {
     this.col?.destroy();
     this.val?.destroy();
     this.entries = entries;
-    this.col = buffer(this.device, entries * 4, U.STORAGE | U.COPY_DST, 'online col');
-    this.val = buffer(this.device, entries * 4, U.STORAGE | U.COPY_DST, 'online val');
+    this.col = createBuffer(this.device, entries * 4, USAGE.STORAGE | USAGE.COPY_DST, 'online col');
+    this.val = createBuffer(this.device, entries * 4, USAGE.STORAGE | USAGE.COPY_DST, 'online val');
     this.version++;
   }
 
@@ -394,9 +370,9 @@ export class HostBatches implements BatchSource {
 function onlineData(device: GPUDevice, n: number, source: BatchSource): DeviceData {
   const cap = source.nnzCap;
   const { rowPtr, col, val } = source.buffers();
-  const csc = buffer(device, (n + 1 + 2 * cap) * 4, U.STORAGE, 'online csc');
-  const counts = buffer(device, 2 * n * 4, U.STORAGE, 'transpose counts');
-  const tmp = buffer(device, 2 * cap * 4, U.STORAGE, 'transpose tmp');
+  const csc = createBuffer(device, (n + 1 + 2 * cap) * 4, USAGE.STORAGE, 'online csc');
+  const counts = createBuffer(device, 2 * n * 4, USAGE.STORAGE, 'transpose counts');
+  const tmp = createBuffer(device, 2 * cap * 4, USAGE.STORAGE, 'transpose tmp');
   return { id: nextDataId++, T: source.points, nnzCap: cap, rowPtr, col, val, csc, cscPerm: n + 1, cscRow: n + 1 + cap, transpose: { counts, tmp }, own: [csc, counts, tmp] };
 }
 
@@ -550,11 +526,11 @@ export class GpuSession implements EngineSession {
     this.beta1Power = r0?.beta1Power ?? 1;
     this.beta2Power = r0?.beta2Power ?? 1;
     if (resume) for (const r of resume) if (r.t !== this.t) throw new Error('gpu engine: resume states at different steps');
-    this.P = upload(this.device, P, U.STORAGE | U.COPY_SRC, 'P');
-    this.MV = upload(this.device, MV, U.STORAGE | U.COPY_SRC, 'moments');
-    this.consts = upload(this.device, stepConstants(schedule, opt, this.t, this.beta1Power, this.beta2Power), U.STORAGE, 'step constants');
-    this.records = buffer(this.device, (STEPS_PER_SUBMIT + 1) * RECORD, U.UNIFORM | U.COPY_DST, 'step records');
-    this.losses = buffer(this.device, 16, U.STORAGE | U.COPY_SRC, 'losses');
+    this.P = upload(this.device, P, USAGE.STORAGE | USAGE.COPY_SRC, 'P');
+    this.MV = upload(this.device, MV, USAGE.STORAGE | USAGE.COPY_SRC, 'moments');
+    this.consts = upload(this.device, stepConstants(schedule, opt, this.t, this.beta1Power, this.beta2Power), USAGE.STORAGE, 'step constants');
+    this.records = createBuffer(this.device, (STEPS_PER_SUBMIT + 1) * RECORD, USAGE.UNIFORM | USAGE.COPY_DST, 'step records');
+    this.losses = createBuffer(this.device, 16, USAGE.STORAGE | USAGE.COPY_SRC, 'losses');
   }
 
   /** The step the next span starts at. */
@@ -612,7 +588,7 @@ export class GpuSession implements EngineSession {
     if (slots <= this.lossSlots) return;
     this.lossSlots = Math.max(slots, 2 * this.lossSlots);
     this.losses.destroy();
-    this.losses = buffer(this.device, this.lossSlots * this.inits * 4, U.STORAGE | U.COPY_SRC, 'losses');
+    this.losses = createBuffer(this.device, this.lossSlots * this.inits * 4, USAGE.STORAGE | USAGE.COPY_SRC, 'losses');
     if (this.plan) {
       this.plan.destroy();
       this.plan = null;
@@ -628,7 +604,7 @@ export class GpuSession implements EngineSession {
     const groups: Group[] = [];
     for (let initBase = 0; initBase < inits; initBase += geo.initsPerGroup) {
       const count = Math.min(geo.initsPerGroup, inits - initBase);
-      const work = buffer(device, count * geo.wStride * 4, U.STORAGE | U.COPY_SRC, 'work');
+      const work = createBuffer(device, count * geo.wStride * 4, USAGE.STORAGE | USAGE.COPY_SRC, 'work');
       const d = new ArrayBuffer(128);
       const du = new Uint32Array(d);
       const df = new Float32Array(d);
@@ -639,7 +615,7 @@ export class GpuSession implements EngineSession {
       df[24] = opt.beta1;
       df[25] = opt.beta2;
       df[26] = opt.eps;
-      const dims = upload(device, du, U.UNIFORM, 'dims');
+      const dims = upload(device, du, USAGE.UNIFORM, 'dims');
       const bind = device.createBindGroup({
         layout: kernels.trainLayout,
         entries: [this.P, this.MV, work, data.rowPtr, data.col, data.val, data.csc, this.consts, this.losses, dims].map((b, binding) => ({ binding, resource: { buffer: b } })),
@@ -651,7 +627,7 @@ export class GpuSession implements EngineSession {
       const t0 = s * geo.segLen;
       segRecords.set([t0, Math.min(geo.segLen, data.T - t0), s, s === geo.nSeg - 1 ? 1 : 0], (s * RECORD) / 4);
     }
-    const segs = upload(device, segRecords, U.UNIFORM, 'segment records');
+    const segs = upload(device, segRecords, USAGE.UNIFORM, 'segment records');
     const records = device.createBindGroup({
       layout: kernels.recordLayout,
       entries: [
@@ -661,7 +637,7 @@ export class GpuSession implements EngineSession {
     });
     let transpose: Plan['transpose'];
     if (data.transpose) {
-      const td = upload(device, new Uint32Array([n, data.T, data.nnzCap, data.cscPerm, data.cscRow, 0, 0, 0]), U.UNIFORM, 'transpose dims');
+      const td = upload(device, new Uint32Array([n, data.T, data.nnzCap, data.cscPerm, data.cscRow, 0, 0, 0]), USAGE.UNIFORM, 'transpose dims');
       const bind = device.createBindGroup({
         layout: kernels.transposeLayout,
         entries: [data.rowPtr, data.col, data.transpose.counts, data.csc, data.transpose.tmp, td].map((b, binding) => ({ binding, resource: { buffer: b } })),
@@ -765,7 +741,7 @@ export class GpuSession implements EngineSession {
     });
     this.ensureLossSlots(Math.max(1, lossSteps.length));
     const pBytes = inits * this.pStride * 4;
-    const snaps = snapshotSteps.length > 0 ? buffer(device, snapshotSteps.length * pBytes, U.MAP_READ | U.COPY_DST, 'snapshots') : null;
+    const snaps = snapshotSteps.length > 0 ? createBuffer(device, snapshotSteps.length * pBytes, USAGE.MAP_READ | USAGE.COPY_DST, 'snapshots') : null;
     let source: BatchSource | null = null;
     if (spanData.kind === 'online') {
       source = this.onlineSource(spanData.n, spanData.sparsity, spanData.batch);
@@ -820,9 +796,9 @@ export class GpuSession implements EngineSession {
     }
     let lossStaging: GPUBuffer | null = null;
     if (lossSteps.length > 0) {
-      lossStaging = buffer(device, lossSteps.length * inits * 4, U.MAP_READ | U.COPY_DST, 'losses read-back');
+      lossStaging = createBuffer(device, lossSteps.length * inits * 4, USAGE.MAP_READ | USAGE.COPY_DST, 'losses read-back');
       const enc = device.createCommandEncoder();
-      enc.copyBufferToBuffer(this.losses, 0, lossStaging, 0, pad4(lossSteps.length * inits * 4));
+      enc.copyBufferToBuffer(this.losses, 0, lossStaging, 0, padded(lossSteps.length * inits * 4));
       device.queue.submit([enc.finish()]);
     }
     const oom = await device.popErrorScope();
@@ -839,7 +815,7 @@ export class GpuSession implements EngineSession {
     }
     const losses: Float64Array[] = Array.from({ length: inits }, () => new Float64Array(lossSteps.length));
     if (lossStaging) {
-      await lossStaging.mapAsync(GPUMapMode.READ);
+      await lossStaging.mapAsync(MAP_MODE_READ);
       const l = new Float32Array(lossStaging.getMappedRange(0, lossSteps.length * inits * 4));
       for (let i = 0; i < lossSteps.length; i++) for (let z = 0; z < inits; z++) losses[z][i] = l[i * inits + z];
       lossStaging.unmap();
@@ -847,7 +823,7 @@ export class GpuSession implements EngineSession {
     }
     const snapshots: Params[][] = Array.from({ length: inits }, () => []);
     if (snaps) {
-      await snaps.mapAsync(GPUMapMode.READ);
+      await snaps.mapAsync(MAP_MODE_READ);
       const all = new Float32Array(snaps.getMappedRange(0, snapshotSteps.length * pBytes));
       for (let i = 0; i < snapshotSteps.length; i++) {
         for (let z = 0; z < inits; z++) snapshots[z].push(readParams(all, (i * inits + z) * this.pStride, this.n, this.m));

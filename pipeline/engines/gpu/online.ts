@@ -1,12 +1,13 @@
 /// <reference types="@webgpu/types" />
 import { readFileSync } from 'node:fs';
+import { createBuffer, readBack, USAGE } from './buffers.ts';
 
 /**
  * Online batches of the paper's sparse points drawn on the device, bit for bit as data/generate.ts
  * `generatePoints({ n, sparsity }, batch, rng)` draws them on the CPU, continuing one xoshiro128**
  * stream (prng/rng.ts) whose state stays on the device between batches.
  *
- * Per batch, three dispatches (points.wgsl):
+ * Per batch (points.wgsl):
  *  1. draw (parallel): the next `window` 53-bit draws of the stream, one segment of `segLen` draws
  *     per thread, each thread starting from the stream state jumped ahead by the GF(2)-linear
  *     jump matrices computed here (xoshiro's transition is linear). Each draw gets a code: its gap
@@ -14,9 +15,24 @@ import { readFileSync } from 'node:fs';
  *     `gapThresholds`), and whether it is exactly zero. The window holds the batch's draws with
  *     overwhelming probability (mean + 12 standard deviations and more); if not, the batch is
  *     flagged and `checkOverflow` throws.
- *  2. parse (one thread): walks the codes as generate.ts walks the stream (gap, value, gap, ...;
- *     redrawing a point whose values are all zero) — integer additions only — recording each
- *     point's first draw, rowPtr, and the stream state after the batch's last draw.
+ *  2. the parse: where each point's draws start, rowPtr, and the stream state after the batch's
+ *     last draw, found from the codes as generate.ts walks the stream (gap, value, gap, ...;
+ *     redrawing a point whose values are all zero) — integer arithmetic only, so exact in any order.
+ *     In parallel (the default, save on fallback (CPU) adapters), in 2 + levels dispatches:
+ *     - attempts: one thread per position p of the window walks the attempt (gap, value, ..., the
+ *       gap past feature n - 1) that would start at p: where it ends, whether it is valid, its
+ *       active features. Attempts from consecutive points' starts follow one another: a chain.
+ *     - compose, levels 1 .. levels - 1: the same for radix^L consecutive attempts from each p
+ *       (pointer jumping: radix jumps of the level below per entry, four entries per thread), built
+ *       only at the positions a descent or a higher level can reach (marked by the level below:
+ *       about half the window at level 1, a tenth at level 2, then fewer).
+ *     - locate: one thread per point k descends the levels from position 0, passing the longest run
+ *       of attempts holding k valid ones (at most radix - 1 jumps per level): the next attempt is
+ *       point k's, and the active features passed are rowPtr[k]. An attempt running past the window
+ *       counts as infinitely many valid attempts, so a descent stops before it and flags the batch.
+ *     Or sequentially (`parse`, one thread walking the codes): on fallback adapters (lavapipe: one
+ *     CPU thread walks a batch of 10,000 points in about 1.3 ms, the parallel passes take 20), or
+ *     when the chain's tables do not fit.
  *  3. values (one thread per point): the columns, and the values scaled to unit length in float64
  *     arithmetic emulated exactly with 32-bit integers (softf64.wgsl), rounded to float32.
  */
@@ -44,18 +60,14 @@ export const softF64Source = SOFTF64_WGSL;
 /** The generator's shader module source: softf64.wgsl then points.wgsl. */
 export const pointsSource = `${SOFTF64_WGSL}\n${POINTS_WGSL}`;
 
-// WebGPU's flag values, spelled out so this module does not depend on the globals being installed.
-const STORAGE = 0x80;
-const UNIFORM = 0x40;
-const COPY_SRC = 0x04;
-const COPY_DST = 0x08;
-const MAP_READ = 0x01;
-const MAP_MODE_READ = 0x01;
+const { STORAGE, UNIFORM, COPY_SRC, COPY_DST } = USAGE;
 
 const TWO53 = 2 ** 53;
 const TWO26 = 2 ** 26;
 /** Draws per thread of the draw dispatch. */
 const SEG_LEN = 32;
+/** Attempts of a level of the parallel parse's chain per attempt of the level below. */
+const CHAIN_RADIX = 8;
 
 /** The CPU's gap for uniformPositive() = U / 2^53, by the very expression of generate.ts. */
 export function gapOf(U: number, sparsity: number): number {
@@ -179,6 +191,12 @@ export function createOnlineBatches(
     batch: number;
     /** Overrides of the sizes `onlineSizes` chooses (for tests of the overflow checks): window rounded up to 32 draws. */
     sizes?: { window?: number; capacity?: number };
+    /**
+     * How to find the points' starts in the window (the same points either way): in parallel, or with one
+     * thread. By default in parallel, save on a fallback (CPU) adapter such as lavapipe, where one thread
+     * is fast and the parallel passes cost more than they save, or when the parallel tables do not fit.
+     */
+    parse?: 'parallel' | 'sequential';
   },
 ): OnlineBatches {
   const { n, sparsity, batch } = o;
@@ -204,15 +222,30 @@ export function createOnlineBatches(
     throw new RangeError(`online batches (n = ${n}, S = ${sparsity}, batch = ${batch}): too many workgroups for one dispatch`);
   }
 
+  // the parallel parse's chain: levels 0 .. chainLevels - 1, level L jumping radix^L attempts, the top
+  // one at most the batch's expected attempts (so locate's top-level loop runs about radix times or less)
+  const attemptsPerPoint = sparsity === 0 ? 1 : Math.min(1e6, 1 / (1 - sparsity ** n));
+  let chainLevels = 1;
+  while (CHAIN_RADIX ** chainLevels <= batch * attemptsPerPoint) chainLevels++;
+  const chainBytes = chainLevels * (window + 1) * 16;
+  const onCpu = (device as GPUDevice & { adapterInfo?: { isFallbackAdapter?: boolean } }).adapterInfo?.isFallbackAdapter === true;
+  const parallel =
+    (o.parse === 'parallel' || (o.parse === undefined && !onCpu)) &&
+    chainBytes <= limit &&
+    Math.ceil((window + 1) / 64) <= device.limits.maxComputeWorkgroupsPerDimension;
+  if (o.parse === 'parallel' && !parallel) {
+    throw new RangeError(`online batches (n = ${n}, S = ${sparsity}, batch = ${batch}): the parallel parse's ${chainBytes} bytes of tables or ${window + 1} threads do not fit the device`);
+  }
+
   const buffers: GPUBuffer[] = [];
   const make = (label: string, size: number, usage: number): GPUBuffer => {
-    const b = device.createBuffer({ label: `online ${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+    const b = createBuffer(device, size, usage, `online ${label}`);
     buffers.push(b);
     return b;
   };
 
   const params = make('params', 32, UNIFORM | COPY_DST);
-  device.queue.writeBuffer(params, 0, new Uint32Array([n, hasGaps ? 1 : 0, batch, capacity, window, SEG_LEN, segments, 0]));
+  device.queue.writeBuffer(params, 0, new Uint32Array([n, hasGaps ? 1 : 0, batch, capacity, window, SEG_LEN, segments, parallel ? 1 : 0]));
   const stream = make('stream', 16, STORAGE | COPY_SRC | COPY_DST);
   const jumps = make('jumps', levels * 128 * 16, STORAGE | COPY_DST);
   device.queue.writeBuffer(jumps, 0, jumpMatrices(2 * SEG_LEN, levels));
@@ -220,39 +253,56 @@ export function createOnlineBatches(
   if (hasGaps) device.queue.writeBuffer(gapTable, 0, gapTableWords(n, sparsity));
   const segStates = make('segment states', (segments + 1) * 16, STORAGE);
   const draws = make('draws', window * 8, STORAGE);
-  const codes = make('codes', window * 4, STORAGE);
+  const codes = make('codes', (window + 2) * 4, STORAGE | COPY_DST);
+  // past the window, two gaps of n: they end any attempt the parallel parse walks there (points.wgsl walkAttempt)
+  device.queue.writeBuffer(codes, window * 4, new Uint32Array([n, n]));
   const pointStart = make('point starts', batch * 4, STORAGE);
   const rowPtr = make('rowPtr', (batch + 1) * 4, STORAGE | COPY_SRC | COPY_DST);
   const col = make('col', capacity * 4, STORAGE | COPY_SRC | COPY_DST);
   const val = make('val', capacity * 4, STORAGE | COPY_SRC | COPY_DST);
   const flags = make('flags', 4, STORAGE | COPY_SRC | COPY_DST);
+  const chain = parallel ? make('attempt chain', chainBytes, STORAGE) : null;
+  const marks = make('attempt chain marks', (parallel ? window + 1 : 1) * 4, STORAGE); // bound to draw in either case
+  const chainLevel: GPUBuffer[] = [];
+  if (parallel) {
+    for (let level = 0; level < chainLevels; level++) {
+      const b = make(`chain level ${level}`, 16, UNIFORM | COPY_DST);
+      device.queue.writeBuffer(b, 0, new Uint32Array([level, chainLevels, CHAIN_RADIX, 0]));
+      chainLevel.push(b);
+    }
+  }
 
   const module = device.createShaderModule({ label: 'online points', code: pointsSource });
-  const byBinding: GPUBuffer[] = [params, stream, jumps, gapTable, segStates, draws, codes, pointStart, rowPtr, col, val, flags];
-  const stage = (entryPoint: string, bindings: number[]) => {
+  const byBinding: (GPUBuffer | null)[] = [params, stream, jumps, gapTable, segStates, draws, codes, pointStart, rowPtr, col, val, flags, null, null, null, chain, marks];
+  const stage = (entryPoint: string, bindings: number[], level?: GPUBuffer) => {
     const pipeline = device.createComputePipeline({ label: `online ${entryPoint}`, layout: 'auto', compute: { module, entryPoint } });
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: bindings.map((binding) => ({ binding, resource: { buffer: byBinding[binding] } })),
+      entries: bindings.map((binding) => ({ binding, resource: { buffer: (binding === 14 ? level : byBinding[binding]) as GPUBuffer } })),
     });
     return { pipeline, bindGroup };
   };
-  const drawStage = stage('draw', [0, 1, 2, 3, 4, 5, 6]);
-  const parseStage = stage('parse', [0, 1, 4, 6, 7, 8, 11]);
+  type Stage = ReturnType<typeof stage>;
+  const drawStage = stage('draw', [0, 1, 2, 3, 4, 5, 6, 16]);
+  // the parse, as (stage, threads) in order
+  const parseStages: [Stage, number][] = [];
+  if (parallel) {
+    parseStages.push([stage('attempts', [0, 6, 15, 16]), window + 1]);
+    const composeStage = chainLevels > 1 ? stage('compose', [0, 14, 15, 16], chainLevel[1]) : null;
+    for (let level = 1; composeStage && level < chainLevels; level++) {
+      const bindGroup = device.createBindGroup({
+        layout: composeStage.pipeline.getBindGroupLayout(0),
+        entries: [0, 14, 15, 16].map((binding) => ({ binding, resource: { buffer: (binding === 14 ? chainLevel[level] : byBinding[binding]) as GPUBuffer } })),
+      });
+      parseStages.push([{ pipeline: composeStage.pipeline, bindGroup }, Math.ceil((window + 1) / 4)]); // four positions a thread
+    }
+    parseStages.push([stage('locate', [0, 1, 4, 7, 8, 11, 14, 15], chainLevel[0]), batch]);
+  } else {
+    parseStages.push([stage('parse', [0, 1, 4, 6, 7, 8, 11]), 1]);
+  }
   const valuesStage = stage('values', [0, 5, 6, 7, 8, 9, 10]);
 
-  const readWords = async (src: GPUBuffer, words: number): Promise<Uint32Array> => {
-    const staging = device.createBuffer({ size: words * 4, usage: MAP_READ | COPY_DST });
-    try {
-      const enc = device.createCommandEncoder();
-      enc.copyBufferToBuffer(src, 0, staging, 0, words * 4);
-      device.queue.submit([enc.finish()]);
-      await staging.mapAsync(MAP_MODE_READ);
-      return new Uint32Array(staging.getMappedRange().slice(0));
-    } finally {
-      staging.destroy();
-    }
-  };
+  const readWords = async (src: GPUBuffer, words: number): Promise<Uint32Array> => new Uint32Array(await readBack(device, src, 0, words * 4));
 
   let streamSet = false;
   return {
@@ -266,9 +316,11 @@ export function createOnlineBatches(
       pass.setPipeline(drawStage.pipeline);
       pass.setBindGroup(0, drawStage.bindGroup);
       pass.dispatchWorkgroups(Math.ceil((segments + 1) / 64));
-      pass.setPipeline(parseStage.pipeline);
-      pass.setBindGroup(0, parseStage.bindGroup);
-      pass.dispatchWorkgroups(1);
+      for (const [{ pipeline, bindGroup }, threads] of parseStages) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(Math.ceil(threads / 64)); // the sequential parse: one workgroup (of one thread)
+      }
       pass.setPipeline(valuesStage.pipeline);
       pass.setBindGroup(0, valuesStage.bindGroup);
       pass.dispatchWorkgroups(Math.ceil(batch / 64));
