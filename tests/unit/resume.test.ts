@@ -7,6 +7,7 @@ import { planProfile, type RunPlan } from '../../pipeline/config/plan.ts';
 import { trainRun } from '../../pipeline/train/train-run.ts';
 import { referenceEngine } from '../../pipeline/engines/reference.ts';
 import { createFastEngine } from '../../pipeline/kernel/fast-engine.ts';
+import { createGpuEngine } from '../../pipeline/engines/gpu/engine.ts';
 import type { Engine } from '../../pipeline/engines/engine.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
 import { Rng } from '../../pipeline/prng/rng.ts';
@@ -32,21 +33,29 @@ function crashing(engine: Engine, after: number): Engine {
     name: engine.name, version: engine.version,
     async open(options) {
       const s = await engine.open(options);
-      return { ...s, run: (span) => (span.to > after ? Promise.reject(new Crash()) : s.run(span)) };
+      // Delegation, not a spread: a session may be a class instance whose methods live on its prototype.
+      return {
+        inits: s.inits,
+        run: (span) => (span.to > after ? Promise.reject(new Crash()) : s.run(span)),
+        gradient: (points) => s.gradient(points), params: () => s.params(), state: () => s.state(), dispose: () => s.dispose(),
+      };
     },
   };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'smdd-resume-'));
 const fast = await createFastEngine(2);
+const gpu = await createGpuEngine(); // on this machine's WebGPU adapter (lavapipe in CI)
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await fast.close();
+  await gpu.close();
 });
 
 describe.each([
   { name: 'reference', engine: referenceEngine as Engine },
   { name: 'fast', engine: fast as Engine },
+  { name: 'gpu', engine: gpu as Engine },
 ])('resuming a $name training run from its checkpoint', ({ name, engine }) => {
   for (const run of runs()) {
     for (const crashAt of [45, 110]) { // after the first checkpoint; after the last
