@@ -2,7 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { benchTable, CASES, measure, PROBLEM, type CaseResults } from '../bench.ts';
 import { GPU_SHAPES, gpuBenchTable, measureGpu, type GpuMeasurement, type GpuRow } from '../bench-gpu.ts';
-import { checkEnginesRunnable, ENGINES } from '../engines/registry.ts';
+import { contenders, coverShapes, profileBenchTable, profileShapes, timeShape, type ShapeTimes } from '../bench-profile.ts';
+import { loadExperiment, selectProfile } from '../config/load.ts';
+import { figureRuns, planFigure } from '../config/figures.ts';
+import { planProfile } from '../config/plan.ts';
+import { checkEnginesRunnable, ENGINE_NAMES, ENGINES } from '../engines/registry.ts';
 import { UserError } from '../errors.ts';
 import { runNx } from '../nx/run.ts';
 import { runCommand, type Output } from './run.ts';
@@ -10,6 +14,9 @@ import { runCommand, type Output } from './run.ts';
 /**
  *   npm run bench [-- --m 4] [-- --rounds 3]
  *   npm run bench -- --engine gpu [--rounds 3]
+ *   npm run bench -- --profile post [--all] [--rounds 2] [--compare NAME=MODULE ...]
+ * The third: each shape the profile trains (the largest holding 95% of its pairs; --all: every one) on its engine,
+ * M pairs/s, the share of the best shape's rate and the predicted training time (bench-profile.ts).
  * The second: the gpu engine on the WebGPU adapter found, at T = 1,000 and 10,000 and m = 2, 4, 8, beside the fast
  * engine on two threads in the same run, with the split of a gpu step into encoding, device and read-back (bench-gpu.ts).
  *
@@ -29,7 +36,8 @@ export async function main(argv: string[], io: Output): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args: argv, options: {
-      m: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, engine: { type: 'string' },
+      m: { type: 'string', default: '2' }, rounds: { type: 'string' }, engine: { type: 'string' },
+      profile: { type: 'string' }, all: { type: 'boolean' }, compare: { type: 'string', multiple: true },
       case: { type: 'string' }, T: { type: 'string' }, // a measurement in a process of its own (this command again)
     } }));
   } catch (e) {
@@ -48,7 +56,8 @@ export async function main(argv: string[], io: Output): Promise<number> {
     io.stdout(JSON.stringify(await measure(c, m, values.T === undefined ? undefined : positiveInt('T', values.T))) + '\n');
     return 0;
   }
-  const rounds = positiveInt('rounds', values.rounds);
+  if (values.profile !== undefined) return benchProfile(values.profile, values.all ?? false, values.compare ?? [], positiveInt('rounds', values.rounds ?? '2'), io);
+  const rounds = positiveInt('rounds', values.rounds ?? '3');
   // Without a WebGPU adapter the gpu benchmark stops here, naming what is missing.
   if (values.engine === 'gpu') checkEnginesRunnable(['gpu']);
   for (const task of new Set(CASES.map((c) => ENGINES[c.engine].builtBy).filter((t): t is string => !!t))) {
@@ -96,6 +105,41 @@ export async function main(argv: string[], io: Output): Promise<number> {
   }
   io.stdout(benchTable(results, m));
   return results.size < CASES.length ? 1 : 0;
+}
+
+/** `--profile NAME`: the shapes the profile's figures train, measured in this process, interleaved with any --compare engine. */
+async function benchProfile(name: string, all: boolean, compare: string[], rounds: number, io: Output): Promise<number> {
+  for (const spec of compare) if (!/^[\w.-]+=.+/.test(spec)) throw new UserError(`--compare: expected NAME=MODULE (a module exporting createEngine), found "${spec}"`);
+  const exp = loadExperiment(undefined, undefined, { engines: ENGINE_NAMES });
+  const { name: profile, profile: p } = selectProfile(exp, name);
+  const plan = planProfile(profile, p);
+  const runs = figureRuns(plan, p.figures.map((f) => planFigure(plan, f)));
+  const engines = new Set(runs.map((r) => r.spec.training.engine));
+  if (engines.size !== 1) throw new UserError(`profile "${profile}" trains on several engines (${[...engines].join(', ')}); --profile measures one`);
+  const engineName = [...engines][0];
+  checkEnginesRunnable([engineName]);
+  if (engineName === 'fast') {
+    const status = runNx(['run', 'kernel:wasm', '--outputStyle=stream'], 'pipe');
+    if (status !== 0) throw new UserError(`nx run kernel:wasm failed (exit ${status}); the fast engine cannot be measured`);
+  }
+  const shapes = profileShapes(runs);
+  const measured = all ? shapes : coverShapes(shapes, 0.95);
+  const cs = await contenders(engineName, p.execution.workers, compare);
+  io.stderr(`profile "${profile}": measuring ${measured.length} of ${shapes.length} shapes on ${cs.map((c) => c.name).join(' and ')}, ${rounds} rounds, about ${Math.round(measured.length * cs.length * rounds * 1.2)} s\n`);
+  const times: ShapeTimes = measured.map(() => cs.map(() => []));
+  try {
+    for (let r = 1; r <= rounds; r++)
+      for (const [i, s] of measured.entries())
+        for (const [c, { name: nm, engine }] of cs.entries()) {
+          const us = await timeShape(engine, s);
+          times[i][c].push(us);
+          io.stderr(`round ${r}: T = ${String(s.T).padStart(8)}, m = ${s.m}, S = ${s.sparsity}, ${s.inits} inits, ${nm}: ${us.toFixed(0)} µs/step\n`);
+        }
+  } finally {
+    for (const { engine } of cs) await engine.close?.();
+  }
+  io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name)));
+  return 0;
 }
 
 runCommand(import.meta.url, main);

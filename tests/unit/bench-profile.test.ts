@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { parseExperiment } from '../../pipeline/config/load.ts';
+import { planProfile } from '../../pipeline/config/plan.ts';
+import { coverShapes, profileBenchTable, profileShapes } from '../../pipeline/bench-profile.ts';
+import { runPairs } from '../../pipeline/cost.ts';
+import { fixtureExperiment } from '../fixtures/experiment.ts';
+
+/** The shapes a profile trains, the ones a benchmark measures, and the training time predicted from their rates. */
+describe('the benchmark of a profile', () => {
+  const exp = parseExperiment(fixtureExperiment(), 'experiment.json');
+  const plan = planProfile('seeds', exp.profiles.seeds); // 4 dataset seeds, m = 2 and 4, best of 2 (1 at T = 1000)
+  const shapes = profileShapes(plan.runs);
+
+  it('groups the runs by (T, n, m, S, inits), the shape with most pairs first, and loses no pair', () => {
+    const total = plan.runs.reduce((s, r) => s + runPairs(r), 0);
+    expect(shapes.reduce((s, x) => s + x.pairs, 0)).toBe(total);
+    expect(shapes.reduce((s, x) => s + x.runs.length, 0)).toBe(plan.runs.length);
+    expect(shapes.length).toBe(5 * 2); // five sizes, two hidden sizes; the four seeds share a shape
+    for (const s of shapes) expect(s.runs).toHaveLength(4);
+    expect(shapes.map((s) => s.pairs)).toEqual([...shapes.map((s) => s.pairs)].sort((a, b) => b - a));
+    expect(shapes[0]).toMatchObject({ T: 1000, inits: 1 });
+  });
+
+  it('measures the fewest largest shapes that hold the fraction of the pairs', () => {
+    const total = shapes.reduce((s, x) => s + x.pairs, 0);
+    const cover = coverShapes(shapes, 0.95);
+    expect(cover.reduce((s, x) => s + x.pairs, 0)).toBeGreaterThanOrEqual(0.95 * total);
+    expect(cover.slice(0, -1).reduce((s, x) => s + x.pairs, 0)).toBeLessThan(0.95 * total);
+    expect(coverShapes(shapes, 1)).toHaveLength(shapes.length);
+  });
+
+  it('predicts the training time from the measured rates, an unmeasured shape at its nearest measured one', () => {
+    const measured = shapes.slice(0, 2);
+    const times = measured.map(() => [[1e6, 3e6, 2e6], [5e5, 5e5, 5e5]]); // µs per step, per contender, per round: medians 2e6 and 5e5
+    const table = profileBenchTable('seeds', shapes, measured, times, ['new', 'old']);
+    expect(table).toContain(`${shapes.length} shapes, 2 measured`);
+    const seconds = (name: string) => Number(/predicted training time of seeds: [\d.]+ min \(([\d,]+) s/.exec(table.split('\n').find((l) => l.startsWith(`${name}:`))!)![1].replace(/,/g, ''));
+    // every shape's pairs at a measured rate: twice as fast gives half the time (to the second)
+    expect(Math.abs(seconds('new') - 4 * seconds('old'))).toBeLessThanOrEqual(4);
+    expect(seconds('old')).toBeGreaterThan(0);
+  });
+});
