@@ -62,7 +62,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
   if (values.engine === 'gpu') checkEnginesRunnable(['gpu']);
   for (const task of new Set(CASES.map((c) => ENGINES[c.engine].builtBy).filter((t): t is string => !!t))) {
     io.stderr(`building ${task} (Nx; from the cache when nothing changed)\n`);
-    const status = runNx(['run', task, '--outputStyle=stream'], 'pipe');
+    const status = runNx(['run', task, '--outputStyle=stream'], [], 'pipe');
     if (status !== 0) throw new UserError(`nx run ${task} failed (exit ${status}); the engines it builds for cannot be measured`);
   }
   /** This command again, measuring one case in a process of its own: its JSON line, or null when it failed. */
@@ -119,7 +119,7 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
   const engineName = [...engines][0];
   checkEnginesRunnable([engineName]);
   if (engineName === 'fast') {
-    const status = runNx(['run', 'kernel:wasm', '--outputStyle=stream'], 'pipe');
+    const status = runNx(['run', 'kernel:wasm', '--outputStyle=stream'], [], 'pipe');
     if (status !== 0) throw new UserError(`nx run kernel:wasm failed (exit ${status}); the fast engine cannot be measured`);
   }
   const shapes = profileShapes(runs);

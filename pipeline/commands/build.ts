@@ -70,12 +70,12 @@ export function main(argv: string[], io: Output): number {
     const shard = splitRuns(runs, which.count)[which.index - 1];
     io.stderr(`profile "${name}", shard ${which.index}/${which.count}: ${shard.runs.length} of ${runs.length} runs (data, training, geometry)\n`);
     const projects = shard.runs.map((r) => projectNames.run(name, r.id)).join(',');
-    return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs]);
+    return runNx(['run-many', '-t', 'geometry', `--projects=${projects}`, '--outputStyle=stream', ...nxArgs], [name]);
   }
   const sharded = count > 1 && !values['allow-local-training'];
   io.stderr(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
     `${sharded ? ` (training only from the cache: the profile is split over ${count} shards)` : ''}\n`);
-  const status = runNx(['run', `${projectNames.build(name)}:build`, '--outputStyle=stream', ...nxArgs], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
+  const status = runNx(['run', `${projectNames.build(name)}:build`, '--outputStyle=stream', ...nxArgs], [name], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
   if (status !== 0 && sharded) {
     const missing = runs.filter((r) => !existsSync(r.files.weights));
     if (missing.length) {

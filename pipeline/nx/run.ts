@@ -1,12 +1,16 @@
 import { spawnSync } from 'node:child_process';
 
+/** Names the profiles whose projects the graph holds (nx/graph.ts buildGraph); unset, every profile's. */
+export const PROFILES_ENV = 'SMDD_NX_PROFILES';
+
 /**
  * Runs the workspace's Nx with these arguments and returns its exit status. Plugins load
  * in-process (the graph is computed in about half the time, which dominates a no-change
- * rebuild) and no daemon is left behind.
+ * rebuild) and no daemon is left behind. The graph holds the projects of `profiles` alone
+ * (none: the kernel only), so Nx does not plan every profile on every command.
  */
-export function runNx(args: string[], stdio: 'inherit' | 'pipe' = 'inherit', extraEnv: Record<string, string> = {}): number {
-  const env = { NX_ISOLATE_PLUGINS: 'false', NX_DAEMON: 'false', ...process.env, ...extraEnv };
+export function runNx(args: string[], profiles: string[], stdio: 'inherit' | 'pipe' = 'inherit', extraEnv: Record<string, string> = {}): number {
+  const env = { NX_ISOLATE_PLUGINS: 'false', NX_DAEMON: 'false', ...process.env, [PROFILES_ENV]: profiles.join(','), ...extraEnv };
   const nx = spawnSync('node_modules/.bin/nx', args, { stdio: stdio === 'pipe' ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
   return nx.status ?? 1;
 }

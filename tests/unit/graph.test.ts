@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROFILES_ENV } from '../../pipeline/nx/run.ts';
 import { buildGraph } from '../../pipeline/nx/graph.ts';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile, specHash } from '../../pipeline/config/plan.ts';
@@ -102,6 +103,20 @@ describe('buildGraph', () => {
     expect(target('big-run-Tinf-m2-s0', 'train').parallelism).toBe(true);
     // The reference engine uses one thread however large the step.
     expect(target('big-ref-run-T1000-m2-s0', 'train').parallelism).toBe(true);
+  });
+
+  it('holds only the profiles a command asks for (a build: its own), with the same tasks as the whole graph', () => {
+    const only = Object.values(buildGraph(ROOT, file, ['ref']));
+    expect(new Set(only.map((p) => p.name.split('-')[0]))).toEqual(new Set(['kernel', 'ref']));
+    for (const p of only) expect(p).toEqual(Object.values(projects).find((q) => q.name === p.name));
+    expect(Object.values(buildGraph(ROOT, file, [])).map((p) => p.name)).toEqual(['kernel']);
+    process.env[PROFILES_ENV] = 'tf,ref';
+    try {
+      expect(new Set(Object.values(buildGraph(ROOT, file)).map((p) => p.name.split('-')[0]))).toEqual(new Set(['kernel', 'tf', 'ref']));
+    } finally {
+      delete process.env[PROFILES_ENV];
+    }
+    expect(() => buildGraph(ROOT, file, ['nonesuch'])).toThrow(/SMDD_NX_PROFILES: no profile named "nonesuch"/);
   });
 
   it('rejects a training.engine that names no registered engine, naming the file and field', () => {
