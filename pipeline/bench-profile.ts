@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { RunPlan } from './config/plan.ts';
 import { batchSize, isInfinite, sizeLabel, type DatasetSize } from './config/size.ts';
-import { runPairs } from './cost.ts';
+import { predictSeconds, runPairs, runShape, type ShapeRate } from './cost.ts';
 import { generatePoints } from './data/generate.ts';
 import type { Engine, SpanData } from './engines/engine.ts';
 import { openEngine } from './engines/registry.ts';
@@ -130,11 +130,15 @@ export async function contenders(engineName: string, workers: number, compare: s
 /** µs per step of each measured shape on each contender, over the rounds (index: shape, then contender, then round). */
 export type ShapeTimes = number[][][];
 
+/** The measured shapes' medians on contender `c`, as rates.json holds them. */
+export function shapeRates(measured: Shape[], times: ShapeTimes, c: number): ShapeRate[] {
+  return measured.map((s, i) => ({ ...runShape(s.runs[0]), usPerStep: upperMedian(times[i][c]) }));
+}
+
 /**
- * The table: per shape (measured ones first, in order of their pairs), each contender's µs per step,
- * M pairs/s and share of that contender's best m-weighted rate; then each contender's predicted training
- * time for the whole profile: every run's pairs at its shape's measured rate, or for a shape not
- * measured, at the rate of the measured shape with the same m and the nearest T (else the nearest T).
+ * The table: per measured shape (in order of their pairs), each contender's µs per step, M pairs/s and
+ * share of that contender's best m-weighted rate; then each contender's predicted training time for the
+ * whole profile (cost.ts predictSeconds: a shape not measured at the nearest measured one's rate).
  */
 export function profileBenchTable(profile: string, all: Shape[], measured: Shape[], times: ShapeTimes, names: string[]): string {
   const us = measured.map((_, i) => names.map((__, c) => upperMedian(times[i][c])));
@@ -156,15 +160,9 @@ export function profileBenchTable(profile: string, all: Shape[], measured: Shape
     lines.push(`| ${sizeLabel(s.T)} | ${s.m} | ${s.sparsity} | ${s.inits} | ${s.runs.length} | ${pct(s.pairs / totalPairs)} | ${cells.join(' | ')} |`);
   });
   lines.push('');
+  const runs = all.flatMap((s) => s.runs);
   names.forEach((nm, c) => {
-    let seconds = 0;
-    for (const s of all) {
-      const same = measured.map((x, i) => ({ x, i })).filter(({ x }) => x.m === s.m && x.sparsity === s.sparsity);
-      const pool = same.length ? same : measured.map((x, i) => ({ x, i }));
-      const tOf = (T: DatasetSize, points: number) => Math.log(isInfinite(T) ? points * 10 : T);
-      const near = pool.reduce((a, b) => (Math.abs(tOf(b.x.T, b.x.points) - tOf(s.T, s.points)) < Math.abs(tOf(a.x.T, a.x.points) - tOf(s.T, s.points)) ? b : a));
-      seconds += s.pairs / rate(near.i, c);
-    }
+    const seconds = predictSeconds(runs, shapeRates(measured, times, c));
     lines.push(`${nm}: predicted training time of ${profile}: ${(seconds / 60).toFixed(1)} min (${Math.round(seconds).toLocaleString('en-US')} s, one run at a time)`);
   });
   return lines.join('\n') + '\n';

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { RunPlan } from './config/plan.ts';
-import { batchSize } from './config/size.ts';
+import { batchSize, isInfinite } from './config/size.ts';
 import { readContract } from './contracts/read.ts';
 import { Timing } from './contracts/timing.ts';
+import { Rates } from './contracts/rates.ts';
+import { profileDataDir } from './config/layout.ts';
 
 /**
  * What runs cost (`npm run cost`, commands/cost.ts; the shard split, scale/shards.ts): the (point, feature)
@@ -16,28 +18,91 @@ export function runPairs(r: RunPlan): number {
   return batchSize(r.T, t) * r.spec.n * t.steps * t.initsPerRun;
 }
 
+/** A shape's measured speed, as rates.json holds it (contracts/rates.ts): T null for infinity. */
+export type ShapeRate = Rates['shapes'][number];
+
+/** The shape of a run, as rates.json names shapes (without the time). */
+export function runShape(r: RunPlan): Omit<ShapeRate, 'usPerStep'> {
+  const t = r.spec.training;
+  return { T: isInfinite(r.T) ? null : r.T, n: r.spec.n, m: r.m, sparsity: r.spec.sparsity, inits: t.initsPerRun, points: batchSize(r.T, t) };
+}
+
+/** Pairs per second of a measured shape, over every init. */
+const ratePerSecond = (s: ShapeRate) => (s.points * s.n * s.inits) / (s.usPerStep / 1e6);
+/** Where a shape lies along T, for "nearest": log T, the online batch counted as ten times its size. */
+const along = (s: Omit<ShapeRate, 'usPerStep'>) => Math.log(s.T ?? s.points * 10);
+
+/**
+ * Predicted training seconds of `runs`, one at a time, from measured shapes: a run's pairs at its own
+ * shape's rate, or for a shape not measured, at the rate of the measured shape with the same m and S and
+ * the nearest T (else the nearest T of any).
+ */
+export function predictSeconds(runs: RunPlan[], measured: ShapeRate[]): number {
+  let seconds = 0;
+  for (const r of runs) {
+    const s = runShape(r);
+    const same = measured.filter((x) => x.m === s.m && x.sparsity === s.sparsity && x.n === s.n);
+    const pool = same.length ? same : measured;
+    const exact = pool.find((x) => x.T === s.T && x.inits === s.inits && x.points === s.points);
+    const near = exact ?? pool.reduce((a, b) => (Math.abs(along(b) - along(s)) < Math.abs(along(a) - along(s)) ? b : a));
+    seconds += runPairs(r) / ratePerSecond(near);
+  }
+  return seconds;
+}
+
+/**
+ * Where `npm run bench -- --profile` keeps the rates it measured for a profile on this machine. (Here, not in
+ * config/layout.ts, which every task loads: a path only the commands use keys no task.)
+ */
+export const ratesFile = (profile: string) => `${profileDataDir(profile)}/rates.json`;
+
+/** The rates measured for `profile` on this machine (`npm run bench -- --profile`), or null when there are none. */
+export function readRates(file: string): Rates | null {
+  return existsSync(file) ? readContract(file, Rates) : null;
+}
+
 /** Wall seconds of a built run's training (timing.json), or null when it has none here. */
 export function runSeconds(r: RunPlan): number | null {
   if (!existsSync(r.files.timing)) return null;
   return readContract(r.files.timing, Timing).wallTimeSeconds;
 }
 
-/** A row of the cost table: a figure's runs (or all the profile's), their pairs and the training seconds of those built. */
-interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number }
+/** A row of the cost table: a figure's runs (or all the profile's), their pairs, the training seconds of those built, and the seconds predicted from measured rates. */
+interface CostRow { name: string; runs: number; pairs: number; seconds: number | null; built: number; predicted: number | null }
 
-export function costOf(name: string, runs: RunPlan[]): CostRow {
+export function costOf(name: string, runs: RunPlan[], rates: Rates | null = null): CostRow {
   const secs = runs.map(runSeconds);
   const built = secs.filter((s) => s !== null).length;
-  return { name, runs: runs.length, pairs: runs.reduce((a, r) => a + runPairs(r), 0), seconds: built ? secs.reduce<number>((a, s) => a + (s ?? 0), 0) : null, built };
+  return {
+    name, runs: runs.length, pairs: runs.reduce((a, r) => a + runPairs(r), 0), seconds: built ? secs.reduce<number>((a, s) => a + (s ?? 0), 0) : null, built,
+    predicted: rates ? predictSeconds(runs, rates.shapes) : null,
+  };
 }
 
 const sci = (x: number) => x.toExponential(2).replace('e+', 'e');
 
 export function formatCost(rows: CostRow[], total: CostRow): string {
+  const withPrediction = total.predicted !== null;
   const line = (r: CostRow, bold = false) => {
     const name = bold ? `**${r.name}**` : r.name;
     const secs = r.seconds === null ? 'not built' : `${Math.round(r.seconds).toLocaleString('en-US')}${r.built < r.runs ? ` (${r.built} of ${r.runs} runs built)` : ''}`;
-    return `| ${name} | ${r.runs} | ${sci(r.pairs)} | ${secs} |`;
+    const predicted = withPrediction ? ` ${Math.round(r.predicted!).toLocaleString('en-US')} |` : '';
+    return `| ${name} | ${r.runs} | ${sci(r.pairs)} | ${secs} |${predicted}`;
   };
-  return ['| figure | runs | pairs | training seconds |', '|---|---:|---:|---:|', ...rows.map((r) => line(r)), line(total, true)].join('\n');
+  const head = withPrediction ? ['| figure | runs | pairs | training seconds | predicted seconds |', '|---|---:|---:|---:|---:|'] : ['| figure | runs | pairs | training seconds |', '|---|---:|---:|---:|'];
+  return [...head, ...rows.map((r) => line(r)), line(total, true)].join('\n');
+}
+
+/**
+ * A line for the end of a build: the training seconds the profile's runs recorded (timing.json, where each
+ * was trained), against those predicted from the rates measured here, when they have been.
+ */
+export function trainingSummary(profile: string, runs: RunPlan[], rates: Rates | null, ratesAt: string): string {
+  const built = runs.filter((r) => runSeconds(r) !== null);
+  const recorded = built.reduce((a, r) => a + runSeconds(r)!, 0);
+  const fmt = (s: number) => `${Math.round(s).toLocaleString('en-US')} s`;
+  const head = `training of ${profile}: ${built.length} of ${runs.length} runs, ${fmt(recorded)} as their timing.json recorded`;
+  return rates
+    ? `${head}; predicted ${fmt(predictSeconds(built, rates.shapes))} one run at a time from ${ratesAt} (${rates.engine.name} ${rates.engine.version})`
+    : `${head}; \`npm run bench -- --profile ${profile}\` measures the rates that predict it`;
 }

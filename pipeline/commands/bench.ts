@@ -2,7 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { benchTable, CASES, measure, PROBLEM, type CaseResults } from '../bench.ts';
 import { GPU_SHAPES, gpuBenchTable, measureGpu, type GpuMeasurement, type GpuRow } from '../bench-gpu.ts';
-import { contenders, coverShapes, profileBenchTable, profileShapes, timeShape, type ShapeTimes } from '../bench-profile.ts';
+import { contenders, coverShapes, profileBenchTable, profileShapes, shapeRates, timeShape, type ShapeTimes } from '../bench-profile.ts';
+import { cpus } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ratesFile } from '../cost.ts';
+import type { Rates } from '../contracts/rates.ts';
+import { writeJsonAtomic } from '../files/json.ts';
 import { loadExperiment, selectProfile } from '../config/load.ts';
 import { figureRuns, planFigure } from '../config/figures.ts';
 import { planProfile } from '../config/plan.ts';
@@ -139,6 +145,15 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
     for (const { engine } of cs) await engine.close?.();
   }
   io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name)));
+  // The profile's own engine's rates, for `npm run cost` and the end of `npm run build`.
+  const file = ratesFile(profile);
+  const rates: Rates = {
+    profile, engine: { name: cs[0].engine.name, version: cs[0].engine.version }, workers: p.execution.workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    shapes: shapeRates(measured, times, 0),
+  };
+  mkdirSync(dirname(file), { recursive: true });
+  writeJsonAtomic(file, rates);
+  io.stderr(`wrote ${file}: the rates npm run cost and npm run build predict training time from\n`);
   return 0;
 }
 

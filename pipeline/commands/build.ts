@@ -4,6 +4,7 @@ import { ConfigError, loadExperiment, selectProfile } from '../config/load.ts';
 import { figureRuns, planFigure } from '../config/figures.ts';
 import { planProfile } from '../config/plan.ts';
 import { projectNames } from '../config/layout.ts';
+import { ratesFile, readRates, trainingSummary } from '../cost.ts';
 import { checkEnginesRunnable, ENGINE_NAMES } from '../engines/registry.ts';
 import { runNx } from '../nx/run.ts';
 import { checkShardCount, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, planJson, splitRuns } from '../scale/shards.ts';
@@ -86,6 +87,7 @@ export function main(argv: string[], io: Output): number {
         `\nrun those shards (npm run build -- ${name} --shard i/${count}) with the shared cache, or build with --allow-local-training\n`);
     }
   }
+  if (status === 0) io.stderr(trainingSummary(name, runs, readRates(ratesFile(name)), ratesFile(name)) + '\n');
   return status;
 }
 

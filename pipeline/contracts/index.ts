@@ -13,6 +13,7 @@ export * from './snapshots.ts';
 export * from './checkpoint.ts';
 export * from './metrics.ts';
 export * from './timing.ts';
+export * from './rates.ts';
 export * from './summary.ts';
 export * from './features.ts';
 export * from './examples.ts';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile } from '../../pipeline/config/plan.ts';
 import { coverShapes, profileBenchTable, profileShapes } from '../../pipeline/bench-profile.ts';
-import { runPairs } from '../../pipeline/cost.ts';
+import { formatCost, costOf, predictSeconds, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
+import { Rates } from '../../pipeline/contracts/rates.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 
 /** The shapes a profile trains, the ones a benchmark measures, and the training time predicted from their rates. */
@@ -38,5 +39,17 @@ describe('the benchmark of a profile', () => {
     // every shape's pairs at a measured rate: twice as fast gives half the time (to the second)
     expect(Math.abs(seconds('new') - 4 * seconds('old'))).toBeLessThanOrEqual(4);
     expect(seconds('old')).toBeGreaterThan(0);
+  });
+
+  it('predicts a run at its own shape\'s measured rate, and says so in npm run cost and at the end of a build', () => {
+    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), usPerStep: 1000 })); // every shape: 1 ms a step
+    const run = shapes[0].runs[0];
+    const perStep = shapes[0].points * shapes[0].n * shapes[0].inits;
+    expect(predictSeconds([run], measured)).toBeCloseTo((runPairs(run) / perStep) * 1e-3, 9); // its steps x 1 ms
+    const rates = Rates.parse({ profile: 'seeds', engine: { name: 'fast', version: '2' }, workers: 2, cpu: 'test', shapes: measured });
+    const table = formatCost([costOf('a figure', [run], rates)], costOf('all', plan.runs, rates));
+    expect(table).toContain('| predicted seconds |');
+    expect(trainingSummary('seeds', plan.runs, null, 'data/seeds/rates.json')).toContain('`npm run bench -- --profile seeds` measures the rates');
+    expect(trainingSummary('seeds', plan.runs, rates, 'data/seeds/rates.json')).toContain('predicted 0 s one run at a time from data/seeds/rates.json (fast 2)');
   });
 });
