@@ -60,7 +60,8 @@ describe.skipIf(!slurm.ok && !(process.env.CI && process.getuid?.() === 0))('npm
     mkdirSync(paths.bin);
     // npm for the jobs: records its folder and arguments; the cache probe goes to the real npm.
     const realNpm = spawnSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
-    writeFileSync(join(paths.bin, 'npm'), `#!/bin/sh\n{ printf '%s' "$PWD"; for a in "$@"; do printf ' [%s]' "$a"; done; printf '\\n'; } >> "$NPM_CALLS"\n[ "$3" = cache:probe ] && exec '${realNpm}' "$@"\nexit 0\n`);
+    // The line is made first and appended in one write: shards run at once, and piecewise appends would interleave.
+    writeFileSync(join(paths.bin, 'npm'), `#!/bin/sh\nline=$(printf '%s' "$PWD"; for a in "$@"; do printf ' [%s]' "$a"; done)\nprintf '%s\\n' "$line" >> "$NPM_CALLS"\n[ "$3" = cache:probe ] && exec '${realNpm}' "$@"\nexit 0\n`);
     chmodSync(join(paths.bin, 'npm'), 0o755);
     const gen = spawnSync(join(repo, 'node_modules/.bin/tsx'), ['pipeline/commands/slurm.ts', 'quick', '--cache-server', server.url, '--shards', String(SHARDS), '--out', paths.out, '--scratch', paths.scratch, '--cpus', '1', '--time', '10:00'], { cwd: repo, encoding: 'utf8' });
     if (gen.status !== 0) throw new Error(`npm run slurm failed: ${gen.stderr}`);
