@@ -8,7 +8,6 @@ import { AdamWState, adamwUpdate, advance } from '../optim/adamw.ts';
 export const referenceEngine: StepEngine = stepwiseEngine({
   name: 'reference',
   version: '1',
-  oneAtATime: false,
   openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
     const from = resume?.params ?? init;
     const p: Params = { n: from.n, m: from.m, W: from.W.slice(), b: from.b.slice() };

@@ -27,16 +27,13 @@ interface StepwiseOptions {
   name: string;
   version: string;
   openStep: StepEngine['openStep'];
-  /**
-   * The engine holds one step session at a time (the fast engine: one kernel memory): the inits then
-   * take turns, each span trained init by init, each init's state saved between its turns. Saving and
-   * restoring are exact (float32 values in float64), so the bits are those of inits trained apart.
-   */
-  oneAtATime: boolean;
   close?: () => Promise<void>;
 }
 
-/** An Engine whose sessions train every init of a run over a span by stepping each init in turn. */
+/**
+ * An Engine whose sessions train every init of a run over a span by stepping each init in turn, each
+ * with a step session of its own. (The fast engine trains its inits together natively: kernel/fast-engine.ts.)
+ */
 export function stepwiseEngine(o: StepwiseOptions): StepEngine {
   return {
     name: o.name,
@@ -49,23 +46,8 @@ export function stepwiseEngine(o: StepwiseOptions): StepEngine {
 
 async function openStepwise(o: StepwiseOptions, { inits, opt, schedule, resume }: SessionOptions): Promise<EngineSession> {
   if (resume && resume.length !== inits.length) throw new RangeError(`${o.name} engine: ${resume.length} saved states for ${inits.length} inits`);
-  // Per init: a live step session, or (one at a time) the state it resumes from on its next turn.
-  const live: (StepSession | null)[] = [];
-  const saved: (SessionState | undefined)[] = inits.map((_, i) => resume?.[i]);
-  if (!o.oneAtATime) for (let i = 0; i < inits.length; i++) live.push(await o.openStep(inits[i], opt, saved[i]));
-
-  /** `f` with init i's step session: its live one, or one opened from its saved state and saved again after. */
-  async function withInit<R>(i: number, f: (s: StepSession) => R): Promise<R> {
-    if (!o.oneAtATime) return f(live[i]!);
-    const s = await o.openStep(inits[i], opt, saved[i]);
-    try {
-      const r = f(s);
-      saved[i] = s.state();
-      return r;
-    } finally {
-      await s.dispose();
-    }
-  }
+  const live: StepSession[] = [];
+  for (let i = 0; i < inits.length; i++) live.push(await o.openStep(inits[i], opt, resume?.[i]));
 
   return {
     inits: inits.length,
@@ -75,45 +57,31 @@ async function openStepwise(o: StepwiseOptions, { inits, opt, schedule, resume }
       const losses: Float64Array[] = [];
       const snapshots: Params[][] = [];
       let stream: SpanResult['stream'] = null;
-      for (let i = 0; i < inits.length; i++) {
-        await withInit(i, (s) => {
-          // Every init trains on the same batches: each draws them from the span's stream state.
-          const rng = data.kind === 'online' ? Rng.fromState(data.stream) : null;
-          const l = new Float64Array(lossSteps.length);
-          const snaps: Params[] = [];
-          let li = 0, si = 0;
-          for (let step = from; step < to; step++) {
-            if (snapshotSteps[si] === step) (snaps.push(s.params()), si++);
-            const batch = data.kind === 'fixed' ? data.points : generatePoints(data, data.batch, rng!);
-            const withLoss = lossSteps[li] === step;
-            const loss = s.step(batch, schedule[step], withLoss);
-            if (withLoss) l[li++] = loss;
-          }
-          if (snapshotSteps[si] === to) snaps.push(s.params());
-          losses.push(l);
-          snapshots.push(snaps);
-          if (rng) stream = rng.state();
-        });
+      for (const s of live) {
+        // Every init trains on the same batches: each draws them from the span's stream state.
+        const rng = data.kind === 'online' ? Rng.fromState(data.stream) : null;
+        const l = new Float64Array(lossSteps.length);
+        const snaps: Params[] = [];
+        let li = 0, si = 0;
+        for (let step = from; step < to; step++) {
+          if (snapshotSteps[si] === step) (snaps.push(s.params()), si++);
+          const batch = data.kind === 'fixed' ? data.points : generatePoints(data, data.batch, rng!);
+          const withLoss = lossSteps[li] === step;
+          const loss = s.step(batch, schedule[step], withLoss);
+          if (withLoss) l[li++] = loss;
+        }
+        if (snapshotSteps[si] === to) snaps.push(s.params());
+        losses.push(l);
+        snapshots.push(snaps);
+        if (rng) stream = rng.state();
       }
       return { losses, snapshots, stream };
     },
-    async gradient(points) {
-      const out = [];
-      for (let i = 0; i < inits.length; i++) out.push(await withInit(i, (s) => s.gradient(points)));
-      return out;
-    },
-    async params() {
-      const out = [];
-      for (let i = 0; i < inits.length; i++) out.push(o.oneAtATime ? (saved[i]?.params ?? inits[i]) : live[i]!.params());
-      return out.map((p) => ({ n: p.n, m: p.m, W: p.W.slice(), b: p.b.slice() }));
-    },
-    async state() {
-      const out: SessionState[] = [];
-      for (let i = 0; i < inits.length; i++) out.push(await withInit(i, (s) => s.state()));
-      return out;
-    },
+    gradient: async (points) => live.map((s) => s.gradient(points)),
+    params: async () => live.map((s) => s.params()),
+    state: async () => live.map((s) => s.state()),
     async dispose() {
-      for (const s of live) await s?.dispose();
+      for (const s of live) await s.dispose();
       live.length = 0;
     },
   };

@@ -125,8 +125,7 @@ export async function createTfjsEngine(options: TfjsEngineOptions = {}): Promise
   return stepwiseEngine({
     name: 'tfjs',
     version: loaded.version,
-    oneAtATime: false,
-    openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
+      openStep(init: Params, opt: OptimiserSettings, resume?: SessionState): StepSession {
       if (closed) throw new Error('tfjs engine: the engine has been closed');
       const s = openSession(loaded.tf, limits, init, opt, resume, (done) => open.delete(done));
       open.add(s);
