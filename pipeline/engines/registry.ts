@@ -8,9 +8,6 @@ interface EngineModule {
   createEngine(workers: number): Promise<Engine>;
 }
 
-/** Prints the WebGPU adapter (engines/gpu/probe.mjs); exits 1 naming what is missing when there is none. */
-export const GPU_PROBE = 'node pipeline/engines/gpu/probe.mjs';
-
 interface EngineEntry {
   /** What it is, in a few words. */
   summary: string;
@@ -35,7 +32,7 @@ export const ENGINES: Record<'fast' | 'reference' | 'tfjs' | 'gpu', EngineEntry>
   reference: { summary: 'plain TypeScript, float64', module: './reference.ts', threaded: false },
   tfjs: { summary: 'TensorFlow.js', module: './tfjs.ts', threaded: false, runtimeProbe: 'node pipeline/engines/tfjs-probe.mjs' },
   // Its bits depend on the GPU, its driver and Dawn: the probe names them, so they key its results.
-  gpu: { summary: 'WebGPU (WGSL compute, float32) through Dawn', module: './gpu/engine.ts', threaded: false, runtimeProbe: GPU_PROBE },
+  gpu: { summary: 'WebGPU (WGSL compute, float32) through Dawn', module: './gpu/engine.ts', threaded: false, runtimeProbe: 'node pipeline/engines/gpu/probe.mjs' },
 };
 
 export type EngineName = keyof typeof ENGINES;

@@ -1,3 +1,4 @@
+import { NO_ADAPTER } from './no-adapter.mjs';
 import { create, globals } from 'webgpu';
 
 /**
@@ -18,10 +19,7 @@ function entry(): GPU {
 
 export class NoAdapterError extends Error {
   constructor() {
-    super(
-      'no WebGPU adapter was found: the gpu engine needs a GPU driver that Dawn can use - Vulkan (Linux), Metal (macOS) or D3D12 (Windows). ' +
-        'On Linux without a GPU, a software Vulkan driver works: on Debian, `mesa-vulkan-drivers` from bookworm-backports (lavapipe), which `npm run setup` installs.',
-    );
+    super(NO_ADAPTER);
     this.name = 'NoAdapterError';
   }
 }

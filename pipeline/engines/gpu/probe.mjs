@@ -5,17 +5,14 @@
 // With no adapter it says what is missing on stderr and exits 1; `npm run build` runs it before Nx.
 import { createRequire } from 'node:module';
 import { create, globals } from 'webgpu';
+import { NO_ADAPTER } from './no-adapter.mjs';
 
 Object.assign(globalThis, globals);
 const require = createRequire(import.meta.url);
 const dawn = require('webgpu/package.json').version;
 const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) {
-  console.error(
-    'no WebGPU adapter: the gpu engine needs a GPU driver that Dawn can use, Vulkan on Linux, Metal on macOS or D3D12 on Windows. ' +
-      'On Debian, `npm run setup` installs mesa-vulkan-drivers from bookworm-backports, a software Vulkan (lavapipe): right answers, no speed ' +
-      "(bookworm's own Mesa 22.3 is too old for Dawn).",
-  );
+  console.error(NO_ADAPTER);
   process.exit(1);
 }
 const { vendor, architecture, device, description } = adapter.info;
