@@ -127,7 +127,7 @@ describe('the fast engine gives the same bits on any number of threads', () => {
   }
 
   it('with more threads than the step has chunks', async () => {
-    const { init, x } = setup(4000, 2, 40, 'few-chunks', 0.9);
+    const { init, x } = setup(4000, 2, 300, 'few-chunks', 0.9);
     expect(chunkCount(x.count)).toBe(5);
     expect(threadsForStep(8, x.count * x.n)).toBe(8);
     const one = await train(1, init, x, 5), eight = await train(8, init, x, 5);
