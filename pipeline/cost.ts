@@ -51,14 +51,37 @@ export function predictSeconds(runs: RunPlan[], measured: ShapeRate[]): number {
 }
 
 /**
- * Where `npm run bench -- --profile` keeps the rates it measured for a profile on this machine. (Here, not in
- * config/layout.ts, which every task loads: a path only the commands use keys no task.)
+ * Where `npm run bench -- --profile` keeps the rates it measured for a profile on this machine with `workers`
+ * threads per run: rates.json at the profile's own execution.workers (what a build predicts from), and
+ * rates-<w>-threads.json for another count (`--workers w`; 1 thread: what `npm run cost -- --cores N`
+ * estimates from). (Here, not in config/layout.ts, which every task loads: a path only the commands use
+ * keys no task.)
  */
-export const ratesFile = (profile: string) => `${profileDataDir(profile)}/rates.json`;
+export const ratesFile = (profile: string, workers?: number) =>
+  `${profileDataDir(profile)}/${workers === undefined ? 'rates.json' : `rates-${workers}-thread${workers === 1 ? '' : 's'}.json`}`;
 
 /** The rates measured for `profile` on this machine (`npm run bench -- --profile`), or null when there are none. */
 export function readRates(file: string): Rates | null {
   return existsSync(file) ? readContract(file, Rates) : null;
+}
+
+/**
+ * An estimate, not a measurement: the training wall time of `runs` on `cores` cores when each run trains on one
+ * thread and Nx keeps `cores` of them going (execution.workers 1, Nx's parallel = the cores, as npm run build
+ * sets it). Each run's seconds are predicted from single-thread rates (`npm run bench -- --profile P --workers 1`),
+ * and the runs are packed longest first onto the cores (list scheduling; Nx starts tasks in graph order, so a
+ * long run started late can add up to its own length). It assumes the cores do not slow each other down (each
+ * run's points and parameters fit in its core's caches at post's n = 1,000).
+ */
+export function estimateCores(runs: RunPlan[], singleThread: ShapeRate[], cores: number): { seconds: number; serial: number; longest: number } {
+  const each = runs.map((r) => predictSeconds([r], singleThread)).sort((a, b) => b - a);
+  const load = new Array<number>(cores).fill(0);
+  for (const s of each) {
+    let k = 0;
+    for (let i = 1; i < cores; i++) if (load[i] < load[k]) k = i;
+    load[k] += s;
+  }
+  return { seconds: Math.max(...load), serial: each.reduce((a, s) => a + s, 0), longest: each[0] ?? 0 };
 }
 
 /** Wall seconds of a built run's training (timing.json), or null when it has none here. */

@@ -20,9 +20,10 @@ import { runCommand, type Output } from './run.ts';
 /**
  *   npm run bench [-- --m 4] [-- --rounds 3]
  *   npm run bench -- --engine gpu [--rounds 3]
- *   npm run bench -- --profile post [--all] [--rounds 2] [--compare NAME=MODULE ...]
+ *   npm run bench -- --profile post [--all] [--rounds 2] [--workers W] [--compare NAME=MODULE ...]
  * The third: each shape the profile trains (the largest holding 95% of its pairs; --all: every one) on its engine,
- * M pairs/s, the share of the best shape's rate and the predicted training time (bench-profile.ts).
+ * M pairs/s, the share of the best shape's rate and the predicted training time (bench-profile.ts), with the profile's
+ * execution.workers threads per run (rates.json), or --workers W (rates-W-threads.json; W = 1 feeds npm run cost --cores).
  * The second: the gpu engine on the WebGPU adapter found, at T = 1,000 and 10,000 and m = 2, 4, 8, beside the fast
  * engine on two threads in the same run, with the split of a gpu step into encoding, device and read-back (bench-gpu.ts).
  *
@@ -43,7 +44,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
   try {
     ({ values } = parseArgs({ args: argv, options: {
       m: { type: 'string', default: '2' }, rounds: { type: 'string' }, engine: { type: 'string' },
-      profile: { type: 'string' }, all: { type: 'boolean' }, compare: { type: 'string', multiple: true },
+      profile: { type: 'string' }, all: { type: 'boolean' }, workers: { type: 'string' }, compare: { type: 'string', multiple: true },
       case: { type: 'string' }, T: { type: 'string' }, // a measurement in a process of its own (this command again)
     } }));
   } catch (e) {
@@ -62,7 +63,9 @@ export async function main(argv: string[], io: Output): Promise<number> {
     io.stdout(JSON.stringify(await measure(c, m, values.T === undefined ? undefined : positiveInt('T', values.T))) + '\n');
     return 0;
   }
-  if (values.profile !== undefined) return benchProfile(values.profile, values.all ?? false, values.compare ?? [], positiveInt('rounds', values.rounds ?? '2'), io);
+  if (values.profile !== undefined)
+    return benchProfile(values.profile, values.all ?? false, values.compare ?? [], positiveInt('rounds', values.rounds ?? '2'),
+      values.workers === undefined ? undefined : positiveInt('workers', values.workers), io);
   const rounds = positiveInt('rounds', values.rounds ?? '3');
   // Without a WebGPU adapter the gpu benchmark stops here, naming what is missing.
   if (values.engine === 'gpu') checkEnginesRunnable(['gpu']);
@@ -114,7 +117,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
 }
 
 /** `--profile NAME`: the shapes the profile's figures train, measured in this process, interleaved with any --compare engine. */
-async function benchProfile(name: string, all: boolean, compare: string[], rounds: number, io: Output): Promise<number> {
+async function benchProfile(name: string, all: boolean, compare: string[], rounds: number, workersArg: number | undefined, io: Output): Promise<number> {
   for (const spec of compare) if (!/^[\w.-]+=.+/.test(spec)) throw new UserError(`--compare: expected NAME=MODULE (a module exporting createEngine), found "${spec}"`);
   const exp = loadExperiment(undefined, undefined, { engines: ENGINE_NAMES });
   const { name: profile, profile: p } = selectProfile(exp, name);
@@ -130,8 +133,9 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
   }
   const shapes = profileShapes(runs);
   const measured = all ? shapes : coverShapes(shapes, 0.95);
-  const cs = await contenders(engineName, p.execution.workers, compare);
-  io.stderr(`profile "${profile}": measuring ${measured.length} of ${shapes.length} shapes on ${cs.map((c) => c.name).join(' and ')}, ${rounds} rounds, about ${Math.round(measured.length * cs.length * rounds * 1.2)} s\n`);
+  const workers = workersArg ?? p.execution.workers;
+  const cs = await contenders(engineName, workers, compare);
+  io.stderr(`profile "${profile}": ${workers} thread${workers === 1 ? '' : 's'} per run; measuring ${measured.length} of ${shapes.length} shapes on ${cs.map((c) => c.name).join(' and ')}, ${rounds} rounds, about ${Math.round(measured.length * cs.length * rounds * 1.2)} s\n`);
   const times: ShapeTimes = measured.map(() => cs.map(() => []));
   try {
     for (let r = 1; r <= rounds; r++)
@@ -146,9 +150,9 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
   }
   io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name)));
   // The profile's own engine's rates, for `npm run cost` and the end of `npm run build`.
-  const file = ratesFile(profile);
+  const file = ratesFile(profile, workers === p.execution.workers ? undefined : workers);
   const rates: Rates = {
-    profile, engine: { name: cs[0].engine.name, version: cs[0].engine.version }, workers: p.execution.workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    profile, engine: { name: cs[0].engine.name, version: cs[0].engine.version }, workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
     shapes: shapeRates(measured, times, 0),
   };
   mkdirSync(dirname(file), { recursive: true });

@@ -85,13 +85,17 @@ export function runCommand(moduleUrl: string, main: Main, usage?: string): void 
 }
 
 /** The arguments of a command over one profile, `[<profile>] [--config experiment.json]`: the profile and its plan. */
-export function profileArgs(argv: string[]) {
+export function profileArgs(argv: string[], strings: string[] = []) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', default: DEFAULT_CONFIG_FILE } } });
+    const options: Record<string, { type: 'string'; default?: string }> = { config: { type: 'string', default: DEFAULT_CONFIG_FILE } };
+    for (const o of strings) options[o] = { type: 'string' };
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const { name, profile } = selectProfile(loadExperiment(parsed.values.config), parsed.positionals[0]);
-  return { name, profile, plan: planProfile(name, profile) };
+  const { name, profile } = selectProfile(loadExperiment(parsed.values.config as string), parsed.positionals[0]);
+  /** The values of `strings` given (undefined where not). */
+  const values = parsed.values as Record<string, string | undefined>;
+  return { name, profile, plan: planProfile(name, profile), values };
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 
 /** Names the profiles whose projects the graph holds (nx/graph.ts buildGraph); unset, every profile's. */
 export const PROFILES_ENV = 'SMDD_NX_PROFILES';
@@ -11,6 +12,15 @@ export const PROFILES_ENV = 'SMDD_NX_PROFILES';
  */
 export function runNx(args: string[], profiles: string[], stdio: 'inherit' | 'pipe' = 'inherit', extraEnv: Record<string, string> = {}): number {
   const env = { NX_ISOLATE_PLUGINS: 'false', NX_DAEMON: 'false', ...process.env, [PROFILES_ENV]: profiles.join(','), ...extraEnv };
-  const nx = spawnSync('node_modules/.bin/nx', args, { stdio: stdio === 'pipe' ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
+  const nx = spawnSync('node_modules/.bin/nx', withParallel(args), { stdio: stdio === 'pipe' ? ['ignore', 'ignore', 'inherit'] : 'inherit', env });
   return nx.status ?? 1;
+}
+
+/**
+ * Nx keeps as many tasks going as the machine has cores (nx.json's `parallel` is only the default of a bare
+ * `nx` command), unless the arguments say otherwise (--parallel=N, --parallel N, --parallel false). A run whose
+ * steps spread over threads runs alone (nx/graph.ts), so the cores are never asked for twice.
+ */
+export function withParallel(args: string[], cores = availableParallelism()): string[] {
+  return args.some((a) => a === '--parallel' || a.startsWith('--parallel=')) ? args : [...args, `--parallel=${cores}`];
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile } from '../../pipeline/config/plan.ts';
 import { coverShapes, profileBenchTable, profileShapes } from '../../pipeline/bench-profile.ts';
-import { formatCost, costOf, predictSeconds, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
+import { formatCost, costOf, estimateCores, predictSeconds, ratesFile, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
 import { Rates } from '../../pipeline/contracts/rates.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
+import { withParallel } from '../../pipeline/nx/run.ts';
 
 /** The shapes a profile trains, the ones a benchmark measures, and the training time predicted from their rates. */
 describe('the benchmark of a profile', () => {
@@ -51,5 +52,33 @@ describe('the benchmark of a profile', () => {
     expect(table).toContain('| predicted seconds |');
     expect(trainingSummary('seeds', plan.runs, null, 'data/seeds/rates.json')).toContain('`npm run bench -- --profile seeds` measures the rates');
     expect(trainingSummary('seeds', plan.runs, rates, 'data/seeds/rates.json')).toContain('predicted 0 s one run at a time from data/seeds/rates.json (fast 2)');
+  });
+
+  it('estimates training on N cores by packing each run\'s single-thread time longest first, never below the longest run or the work / N', () => {
+    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), usPerStep: 1000 }));
+    const one = estimateCores(plan.runs, measured, 1);
+    expect(one.seconds).toBeCloseTo(one.serial, 9);
+    expect(one.serial).toBeCloseTo(predictSeconds(plan.runs, measured), 6);
+    for (const cores of [2, 3, 16, 1000]) {
+      const e = estimateCores(plan.runs, measured, cores);
+      expect(e.seconds).toBeGreaterThanOrEqual(Math.max(e.longest, e.serial / cores) - 1e-9);
+      // longest-first list scheduling is within 4/3 of the best packing
+      expect(e.seconds).toBeLessThanOrEqual((4 / 3) * Math.max(e.longest, e.serial / cores) + 1e-9);
+    }
+    expect(estimateCores(plan.runs, measured, 1000).seconds).toBeCloseTo(one.longest, 9);
+  });
+
+  it('keeps the rates of the profile\'s own thread count apart from those of another', () => {
+    expect(ratesFile('post')).toBe('data/post/rates.json');
+    expect(ratesFile('post', 1)).toBe('data/post/rates-1-thread.json');
+    expect(ratesFile('post', 4)).toBe('data/post/rates-4-threads.json');
+  });
+});
+
+describe('Nx as npm run build starts it', () => {
+  it('keeps as many tasks going as there are cores, unless the command says how many', () => {
+    expect(withParallel(['run', 'post:build'], 16)).toEqual(['run', 'post:build', '--parallel=16']);
+    expect(withParallel(['run', 'post:build', '--parallel=1'], 16)).toEqual(['run', 'post:build', '--parallel=1']);
+    expect(withParallel(['run', 'post:build', '--parallel', '3'], 16)).toEqual(['run', 'post:build', '--parallel', '3']);
   });
 });
