@@ -5,7 +5,7 @@ import { batchSize, isInfinite, sizeLabel, type DatasetSize } from './config/siz
 import { predictSeconds, runPairs, runShape, type ShapeRate } from './cost.ts';
 import { generatePoints } from './data/generate.ts';
 import type { Engine, SpanData } from './engines/engine.ts';
-import { openEngine } from './engines/registry.ts';
+import { openEngine, runThreads } from './engines/registry.ts';
 import { upperMedian } from './geometry/median.ts';
 import { xavierNormalInit } from './model/init.ts';
 import { learningRate } from './optim/schedule.ts';
@@ -110,59 +110,84 @@ export async function timeShape(engine: Engine, shape: Shape): Promise<number> {
   }
 }
 
-interface Contender {
+export interface Contender {
   name: string;
-  engine: Engine;
+  /** The engine with `threads` threads (opened once per count), and its name and version. */
+  engine(threads: number): Promise<Engine>;
+  id: { name: string; version: string };
+  close(): Promise<void>;
 }
 
-/** The profile's engine, and any `--compare NAME=MODULE` engines, with `workers` threads where they use them. */
-export async function contenders(engineName: string, workers: number, compare: string[]): Promise<Contender[]> {
-  const out: Contender[] = [{ name: engineName, engine: await openEngine(engineName, workers) }];
+/** A contender from a function that creates its engine for a number of threads. */
+async function contender(name: string, create: (threads: number) => Promise<Engine>): Promise<Contender> {
+  const opened = new Map<number, Engine>();
+  const engine = async (threads: number) => {
+    if (!opened.has(threads)) opened.set(threads, await create(threads));
+    return opened.get(threads)!;
+  };
+  const first = await engine(1);
+  return {
+    name, engine, id: { name: first.name, version: first.version },
+    close: async () => {
+      for (const e of opened.values()) await e.close?.();
+    },
+  };
+}
+
+/** The profile's engine, and any `--compare NAME=MODULE` engines (modules exporting createEngine(threads)). */
+export async function contenders(engineName: string, compare: string[]): Promise<Contender[]> {
+  const out: Contender[] = [await contender(engineName, (t) => openEngine(engineName, t))];
   for (const spec of compare) {
     const at = spec.indexOf('=');
     const [name, path] = [spec.slice(0, at), spec.slice(at + 1)];
     const mod = (await import(pathToFileURL(resolve(path)).href)) as { createEngine(workers: number): Promise<Engine> };
-    out.push({ name, engine: await mod.createEngine(workers) });
+    out.push(await contender(name, (t) => mod.createEngine(t)));
   }
   return out;
 }
+
+/** The threads a shape's runs train on in a build with `workers` (registry.ts runThreads): a shape is timed so. */
+export const shapeThreads = (engineName: string, workers: number, s: Shape) => runThreads(engineName, workers, s.points * s.n);
 
 /** µs per step of each measured shape on each contender, over the rounds (index: shape, then contender, then round). */
 export type ShapeTimes = number[][][];
 
 /** The measured shapes' medians on contender `c`, as rates.json holds them. */
-export function shapeRates(measured: Shape[], times: ShapeTimes, c: number): ShapeRate[] {
-  return measured.map((s, i) => ({ ...runShape(s.runs[0]), usPerStep: upperMedian(times[i][c]) }));
+export function shapeRates(measured: Shape[], times: ShapeTimes, c: number, threads: number[]): ShapeRate[] {
+  return measured.map((s, i) => ({ ...runShape(s.runs[0]), threads: threads[i], usPerStep: upperMedian(times[i][c]) }));
 }
 
 /**
- * The table: per measured shape (in order of their pairs), each contender's µs per step, M pairs/s and
- * share of that contender's best m-weighted rate; then each contender's predicted training time for the
- * whole profile (cost.ts predictSeconds: a shape not measured at the nearest measured one's rate).
+ * The table: per measured shape (in order of their pairs), the threads its runs train on in a build, then each
+ * contender's µs per step, M pairs/s and share of that contender's best rate per core, m-weighted (a shape on
+ * one thread trains beside another run, so a core's rate is what counts: pairs/s / threads, x m/2 above
+ * m = 2); then each contender's predicted training time for the whole profile (cost.ts predictSeconds: a
+ * shape not measured at the nearest measured one's rate).
  */
-export function profileBenchTable(profile: string, all: Shape[], measured: Shape[], times: ShapeTimes, names: string[]): string {
+export function profileBenchTable(profile: string, all: Shape[], measured: Shape[], times: ShapeTimes, names: string[], threads: number[]): string {
   const us = measured.map((_, i) => names.map((__, c) => upperMedian(times[i][c])));
   const rate = (i: number, c: number) => stepPairs(measured[i]) / (us[i][c] / 1e6);
-  const best = names.map((_, c) => Math.max(...measured.map((s, i) => weighted(s, rate(i, c)))));
+  const perCore = (i: number, c: number) => weighted(measured[i], rate(i, c)) / threads[i];
+  const best = names.map((_, c) => Math.max(...measured.map((__, i) => perCore(i, c))));
   const totalPairs = all.reduce((s, x) => s + x.pairs, 0);
   const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
-  const head = ['T', 'm', 'S', 'inits', 'runs', 'pairs', ...names.flatMap((nm) => [`${nm}: µs/step`, `${nm}: M pairs/s`, `${nm}: of best`])];
+  const head = ['T', 'm', 'S', 'inits', 'runs', 'pairs', 'threads', ...names.flatMap((nm) => [`${nm}: µs/step`, `${nm}: M pairs/s`, `${nm}: of best`])];
   const lines = [
     '',
     `profile ${profile}: ${all.length} shapes, ${measured.length} measured (${pct(measured.reduce((s, x) => s + x.pairs, 0) / totalPairs)} of its ${totalPairs.toExponential(2)} pairs); ` +
-      `medians over the rounds; "of best": the m-weighted rate (x m/2 above m = 2) against the best shape's`,
+      `medians over the rounds; each shape on the threads its runs get in a build; "of best": its rate per core, m-weighted (x m/2 above m = 2), against the best shape's`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map((_, i) => (i < 4 ? '---' : '---:')).join('|')}|`,
   ];
   measured.forEach((s, i) => {
-    const cells = names.flatMap((_, c) => [us[i][c].toFixed(0), (rate(i, c) / 1e6).toFixed(0), pct(weighted(s, rate(i, c)) / best[c])]);
-    lines.push(`| ${sizeLabel(s.T)} | ${s.m} | ${s.sparsity} | ${s.inits} | ${s.runs.length} | ${pct(s.pairs / totalPairs)} | ${cells.join(' | ')} |`);
+    const cells = names.flatMap((_, c) => [us[i][c].toFixed(0), (rate(i, c) / 1e6).toFixed(0), pct(perCore(i, c) / best[c])]);
+    lines.push(`| ${sizeLabel(s.T)} | ${s.m} | ${s.sparsity} | ${s.inits} | ${s.runs.length} | ${pct(s.pairs / totalPairs)} | ${threads[i]} | ${cells.join(' | ')} |`);
   });
   lines.push('');
   const runs = all.flatMap((s) => s.runs);
   names.forEach((nm, c) => {
-    const seconds = predictSeconds(runs, shapeRates(measured, times, c));
+    const seconds = predictSeconds(runs, shapeRates(measured, times, c, threads));
     lines.push(`${nm}: predicted training time of ${profile}: ${(seconds / 60).toFixed(1)} min (${Math.round(seconds).toLocaleString('en-US')} s, one run at a time)`);
   });
   return lines.join('\n') + '\n';

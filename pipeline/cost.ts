@@ -22,7 +22,7 @@ export function runPairs(r: RunPlan): number {
 export type ShapeRate = Rates['shapes'][number];
 
 /** The shape of a run, as rates.json names shapes (without the time). */
-export function runShape(r: RunPlan): Omit<ShapeRate, 'usPerStep'> {
+export function runShape(r: RunPlan): Omit<ShapeRate, 'usPerStep' | 'threads'> {
   const t = r.spec.training;
   return { T: isInfinite(r.T) ? null : r.T, n: r.spec.n, m: r.m, sparsity: r.spec.sparsity, inits: t.initsPerRun, points: batchSize(r.T, t) };
 }
@@ -30,7 +30,7 @@ export function runShape(r: RunPlan): Omit<ShapeRate, 'usPerStep'> {
 /** Pairs per second of a measured shape, over every init. */
 const ratePerSecond = (s: ShapeRate) => (s.points * s.n * s.inits) / (s.usPerStep / 1e6);
 /** Where a shape lies along T, for "nearest": log T, the online batch counted as ten times its size. */
-const along = (s: Omit<ShapeRate, 'usPerStep'>) => Math.log(s.T ?? s.points * 10);
+const along = (s: Omit<ShapeRate, 'usPerStep' | 'threads'>) => Math.log(s.T ?? s.points * 10);
 
 /**
  * Predicted training seconds of `runs`, one at a time, from measured shapes: a run's pairs at its own
@@ -128,4 +128,26 @@ export function trainingSummary(profile: string, runs: RunPlan[], rates: Rates |
   return rates
     ? `${head}; predicted ${fmt(predictSeconds(built, rates.shapes))} one run at a time from ${ratesAt} (${rates.engine.name} ${rates.engine.version})`
     : `${head}; \`npm run bench -- --profile ${profile}\` measures the rates that predict it`;
+}
+
+/** One task's line in the stage log (stages/context.ts STAGE_LOG). */
+export interface StageTime { stage: string; id: string; seconds: number }
+
+/**
+ * A line for the end of a build: the tasks Nx ran (not those from its cache), per stage, with their wall
+ * seconds summed (each from its process's start, module loading included), and the build's wall time.
+ */
+export function stageTimesSummary(times: StageTime[], wallSeconds: number): string {
+  const order = ['data', 'train', 'geometry', 'render'];
+  const per = new Map<string, { tasks: number; seconds: number }>();
+  for (const t of times) {
+    const e = per.get(t.stage) ?? { tasks: 0, seconds: 0 };
+    e.tasks++;
+    e.seconds += t.seconds;
+    per.set(t.stage, e);
+  }
+  const stages = [...per.keys()].sort((a, b) => (order.indexOf(a) + 99 * +!order.includes(a)) - (order.indexOf(b) + 99 * +!order.includes(b)) || a.localeCompare(b));
+  const fmt = (s: number) => `${s < 10 ? s.toFixed(1) : Math.round(s).toLocaleString('en-US')} s`;
+  const parts = stages.map((k) => `${k} ${per.get(k)!.tasks} in ${fmt(per.get(k)!.seconds)}`);
+  return `tasks run: ${parts.length ? parts.join(', ') : 'none'} (each task's seconds from its process's start, summed); the build's wall time ${fmt(wallSeconds)}`;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { benchTable, CASES, measure, PROBLEM, type CaseResults } from '../bench.ts';
 import { GPU_SHAPES, gpuBenchTable, measureGpu, type GpuMeasurement, type GpuRow } from '../bench-gpu.ts';
-import { contenders, coverShapes, profileBenchTable, profileShapes, shapeRates, timeShape, type ShapeTimes } from '../bench-profile.ts';
+import { contenders, coverShapes, profileBenchTable, profileShapes, shapeRates, shapeThreads, timeShape, type ShapeTimes } from '../bench-profile.ts';
 import { cpus } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,7 +20,7 @@ import { runCommand, type Output } from './run.ts';
 /**
  *   npm run bench [-- --m 4] [-- --rounds 3]
  *   npm run bench -- --engine gpu [--rounds 3]
- *   npm run bench -- --profile post [--all] [--rounds 2] [--workers W] [--compare NAME=MODULE ...]
+ *   npm run bench -- --profile post [--all] [--rounds 3] [--workers W] [--compare NAME=MODULE ...]
  * The third: each shape the profile trains (the largest holding 95% of its pairs; --all: every one) on its engine,
  * M pairs/s, the share of the best shape's rate and the predicted training time (bench-profile.ts), with the profile's
  * execution.workers threads per run (rates.json), or --workers W (rates-W-threads.json; W = 1 feeds npm run cost --cores).
@@ -64,7 +64,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
     return 0;
   }
   if (values.profile !== undefined)
-    return benchProfile(values.profile, values.all ?? false, values.compare ?? [], positiveInt('rounds', values.rounds ?? '2'),
+    return benchProfile(values.profile, values.all ?? false, values.compare ?? [], positiveInt('rounds', values.rounds ?? '3'),
       values.workers === undefined ? undefined : positiveInt('workers', values.workers), io);
   const rounds = positiveInt('rounds', values.rounds ?? '3');
   // Without a WebGPU adapter the gpu benchmark stops here, naming what is missing.
@@ -134,26 +134,28 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
   const shapes = profileShapes(runs);
   const measured = all ? shapes : coverShapes(shapes, 0.95);
   const workers = workersArg ?? p.execution.workers;
-  const cs = await contenders(engineName, workers, compare);
-  io.stderr(`profile "${profile}": ${workers} thread${workers === 1 ? '' : 's'} per run; measuring ${measured.length} of ${shapes.length} shapes on ${cs.map((c) => c.name).join(' and ')}, ${rounds} rounds, about ${Math.round(measured.length * cs.length * rounds * 1.2)} s\n`);
+  const cs = await contenders(engineName, compare);
+  const threads = measured.map((s) => shapeThreads(engineName, workers, s));
+  io.stderr(`profile "${profile}": execution.workers ${workers}; measuring ${measured.length} of ${shapes.length} shapes on ${cs.map((c) => c.name).join(' and ')}, ` +
+    `each on the threads its runs get (${threads.filter((t) => t > 1).length} on ${workers}, the rest on 1), ${rounds} rounds, about ${Math.round(measured.length * cs.length * rounds * 1.2)} s\n`);
   const times: ShapeTimes = measured.map(() => cs.map(() => []));
   try {
     for (let r = 1; r <= rounds; r++)
       for (const [i, s] of measured.entries())
-        for (const [c, { name: nm, engine }] of cs.entries()) {
-          const us = await timeShape(engine, s);
+        for (const [c, contender] of cs.entries()) {
+          const us = await timeShape(await contender.engine(threads[i]), s);
           times[i][c].push(us);
-          io.stderr(`round ${r}: T = ${String(s.T).padStart(8)}, m = ${s.m}, S = ${s.sparsity}, ${s.inits} inits, ${nm}: ${us.toFixed(0)} µs/step\n`);
+          io.stderr(`round ${r}: T = ${String(s.T).padStart(8)}, m = ${s.m}, S = ${s.sparsity}, ${s.inits} inits, ${threads[i]} thread${threads[i] > 1 ? 's' : ''}, ${contender.name}: ${us.toFixed(0)} µs/step\n`);
         }
   } finally {
-    for (const { engine } of cs) await engine.close?.();
+    for (const c of cs) await c.close();
   }
-  io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name)));
+  io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name), threads));
   // The profile's own engine's rates, for `npm run cost` and the end of `npm run build`.
   const file = ratesFile(profile, workers === p.execution.workers ? undefined : workers);
   const rates: Rates = {
-    profile, engine: { name: cs[0].engine.name, version: cs[0].engine.version }, workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    shapes: shapeRates(measured, times, 0),
+    profile, engine: cs[0].id, workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    shapes: shapeRates(measured, times, 0, threads),
   };
   mkdirSync(dirname(file), { recursive: true });
   writeJsonAtomic(file, rates);

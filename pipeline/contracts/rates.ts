@@ -23,6 +23,8 @@ export const Rates = z.strictObject({
     inits: z.number().int().min(1),
     /** Points per step: T, or the online batch. */
     points: z.number().int().min(1),
+    /** The threads its runs train on in a build with `workers` (engines/registry.ts runThreads), as it was timed. */
+    threads: z.number().int().min(1),
     /** Median microseconds per step of every init, driven as training drives a run. */
     usPerStep: z.number().positive(),
   })).min(1),

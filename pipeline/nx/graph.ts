@@ -6,7 +6,7 @@ import { planFigure } from '../config/figures.ts';
 import { figureOutputs, figureSources, profileDataDir, projectNames, taskCode, themeFile } from '../config/layout.ts';
 import { batchSize } from '../config/size.ts';
 import { PROFILES_ENV } from './run.ts';
-import { ENGINES, ENGINE_NAMES, engineFile, engineName, engineThreads, type EngineName } from '../engines/registry.ts';
+import { ENGINES, ENGINE_NAMES, engineFile, engineName, runThreads, type EngineName } from '../engines/registry.ts';
 import { codeHash, codeInputs } from './code-inputs.ts';
 import { STAGE_FILES } from '../contracts/stages.ts';
 import { figureParts } from '../render/spec.ts';
@@ -111,7 +111,7 @@ export function buildGraph(root: string, configFile = DEFAULT_CONFIG_FILE, only 
           train: {
             executor: 'nx:run-commands', options: command('train', name, run.id, run.spec), cache: true,
             // A run that spreads over all cores (a threaded engine, a step large enough) is not run beside another (that would only slow both).
-            parallelism: engineThreads(engine, run.execution.workers, batchSize(run.T, run.spec.training) * run.spec.n) === 1,
+            parallelism: runThreads(engine, run.execution.workers, batchSize(run.T, run.spec.training) * run.spec.n) === 1,
             dependsOn: [{ projects: dataDeps, target: 'data' }, ...build],
             inputs: [...code.train[engine].inputs, ...upstream(...STAGE_FILES.train.reads), ...(runtimeProbe ? [{ runtime: runtimeProbe }] : [])],
             outputs: STAGE_FILES.train.writes(run.files).map((f) => `{workspaceRoot}/${f}`),

@@ -5,7 +5,8 @@ import { writeSnapshots } from '../format/snapshots.ts';
 import { writeJsonAtomic } from '../files/json.ts';
 import type { Timing } from '../contracts/timing.ts';
 import { trainRun } from '../train/train-run.ts';
-import { ENGINE_NAMES, openEngine } from '../engines/registry.ts';
+import { ENGINE_NAMES, openEngine, runThreads } from '../engines/registry.ts';
+import { batchSize } from '../config/size.ts';
 import { specHash } from '../config/plan.ts';
 import { ConfigError } from '../config/load.ts';
 import { planRun, REQUIRE_CACHED_TRAINING, type StageArgs } from './context.ts';
@@ -25,7 +26,8 @@ export async function runTrainStage(args: StageArgs, log: (s: string) => void): 
   for (const f of [files.weights, files.metrics, files.timing, files.snapshots]) rmSync(f, { force: true });
   const train = run.dataset ? readSparsePoints(run.dataset.files.points) : null;
   const test = readSparsePoints(run.testSet.files.points);
-  const engine = await openEngine(run.spec.training.engine, run.execution.workers);
+  // execution.workers threads for a large step; a small one trains on one thread, beside other runs (registry.ts runThreads).
+  const engine = await openEngine(run.spec.training.engine, runThreads(run.spec.training.engine, run.execution.workers, batchSize(run.T, run.spec.training) * run.spec.n));
   const checkpoint = { file: files.checkpoint, everySteps: run.execution.checkpointEverySteps, key: `${specHash(run.spec)}/${engine.name}/${engine.version}` };
   let result;
   try {

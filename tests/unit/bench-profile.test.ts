@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile } from '../../pipeline/config/plan.ts';
 import { coverShapes, profileBenchTable, profileShapes } from '../../pipeline/bench-profile.ts';
-import { formatCost, costOf, estimateCores, predictSeconds, ratesFile, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
+import { formatCost, costOf, estimateCores, predictSeconds, ratesFile, stageTimesSummary, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
 import { Rates } from '../../pipeline/contracts/rates.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 import { withParallel } from '../../pipeline/nx/run.ts';
@@ -34,7 +34,7 @@ describe('the benchmark of a profile', () => {
   it('predicts the training time from the measured rates, an unmeasured shape at its nearest measured one', () => {
     const measured = shapes.slice(0, 2);
     const times = measured.map(() => [[1e6, 3e6, 2e6], [5e5, 5e5, 5e5]]); // µs per step, per contender, per round: medians 2e6 and 5e5
-    const table = profileBenchTable('seeds', shapes, measured, times, ['new', 'old']);
+    const table = profileBenchTable('seeds', shapes, measured, times, ['new', 'old'], [1, 1]);
     expect(table).toContain(`${shapes.length} shapes, 2 measured`);
     const seconds = (name: string) => Number(/predicted training time of seeds: [\d.]+ min \(([\d,]+) s/.exec(table.split('\n').find((l) => l.startsWith(`${name}:`))!)![1].replace(/,/g, ''));
     // every shape's pairs at a measured rate: twice as fast gives half the time (to the second)
@@ -42,8 +42,19 @@ describe('the benchmark of a profile', () => {
     expect(seconds('old')).toBeGreaterThan(0);
   });
 
+  it('compares shapes per core: a shape on two threads at twice the rate of one on a single thread is as good', () => {
+    const measured = shapes.filter((x) => x.m === 2).slice(0, 2); // m = 2: no weighting
+    const pairs = measured.map((x) => x.points * x.n * x.inits);
+    // µs per step for 1 M pairs/s per core: the first on two threads, the second on one
+    const times = [[[pairs[0] / 2, pairs[0] / 2, pairs[0] / 2]], [[pairs[1], pairs[1], pairs[1]]]];
+    const rows = profileBenchTable('seeds', shapes, measured, times, ['fast'], [2, 1]).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| T |'));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/\| 2 \| [\d.]+ \| 2 \| 100% \|$/);
+    expect(rows[1]).toMatch(/\| 1 \| [\d.]+ \| 1 \| 100% \|$/);
+  });
+
   it('predicts a run at its own shape\'s measured rate, and says so in npm run cost and at the end of a build', () => {
-    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), usPerStep: 1000 })); // every shape: 1 ms a step
+    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), threads: 1, usPerStep: 1000 })); // every shape: 1 ms a step
     const run = shapes[0].runs[0];
     const perStep = shapes[0].points * shapes[0].n * shapes[0].inits;
     expect(predictSeconds([run], measured)).toBeCloseTo((runPairs(run) / perStep) * 1e-3, 9); // its steps x 1 ms
@@ -55,7 +66,7 @@ describe('the benchmark of a profile', () => {
   });
 
   it('estimates training on N cores by packing each run\'s single-thread time longest first, never below the longest run or the work / N', () => {
-    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), usPerStep: 1000 }));
+    const measured = shapes.map((x) => ({ ...runShape(x.runs[0]), threads: 1, usPerStep: 1000 }));
     const one = estimateCores(plan.runs, measured, 1);
     expect(one.seconds).toBeCloseTo(one.serial, 9);
     expect(one.serial).toBeCloseTo(predictSeconds(plan.runs, measured), 6);
@@ -72,6 +83,17 @@ describe('the benchmark of a profile', () => {
     expect(ratesFile('post')).toBe('data/post/rates.json');
     expect(ratesFile('post', 1)).toBe('data/post/rates-1-thread.json');
     expect(ratesFile('post', 4)).toBe('data/post/rates-4-threads.json');
+  });
+});
+
+describe('the closing line of a build: the tasks run, per stage', () => {
+  it('sums each stage\'s tasks and seconds, in the order the stages run', () => {
+    const line = stageTimesSummary([
+      { stage: 'render', id: 'norms', seconds: 2.5 }, { stage: 'train', id: 'a', seconds: 1200 }, { stage: 'data', id: 'T3', seconds: 0.5 },
+      { stage: 'train', id: 'b', seconds: 34.4 }, { stage: 'geometry', id: 'a', seconds: 0.75 },
+    ], 1710.2);
+    expect(line).toBe('tasks run: data 1 in 0.5 s, train 2 in 1,234 s, geometry 1 in 0.8 s, render 1 in 2.5 s (each task\'s seconds from its process\'s start, summed); the build\'s wall time 1,710 s');
+    expect(stageTimesSummary([], 0.81)).toBe('tasks run: none (each task\'s seconds from its process\'s start, summed); the build\'s wall time 0.8 s');
   });
 });
 

@@ -14,7 +14,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'smdd-graph-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const config = fixtureExperiment();
-config.profiles.big = { extends: 'base', description: 'steps large enough for two threads', data: { features: 1000 } };
+config.profiles.big = { extends: 'base', description: 'steps large enough for two threads', data: { features: 2000 } };
 config.profiles.ref = { extends: 'base', description: 'reference engine', training: { engine: 'reference' } };
 config.profiles.tf = { extends: 'base', description: 'TF.js engine', training: { engine: 'tfjs' } };
 config.profiles['big-ref'] = { extends: 'big', description: 'large steps on an engine of one thread', training: { engine: 'reference' } };
@@ -95,7 +95,8 @@ describe('buildGraph', () => {
   });
 
   it('never runs a run that takes the whole machine beside another task: a threaded engine, with a step large enough to pay for its workers', () => {
-    // n = 100: T = 1000 is 100,000 pairs per step, below the 131,072 where a second thread pays.
+    // n = 100: T = 1000 is 100,000 pairs per step, below the 2^20 under which a run trains on one thread beside others;
+    // n = 2000: 2,000,000 pairs, above it.
     expect(target('base-run-T1000-m2-s0', 'train').parallelism).toBe(true);
     expect(target('big-run-T1000-m2-s0', 'train').parallelism).toBe(false);
     expect(target('big-run-T30-m2-s0', 'train').parallelism).toBe(true);
