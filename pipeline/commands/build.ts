@@ -1,14 +1,18 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadExperiment, selectProfile } from '../config/load.ts';
 import { figureRuns, planFigure } from '../config/figures.ts';
 import { planProfile } from '../config/plan.ts';
 import { projectNames } from '../config/layout.ts';
-import { ratesFile, readRates, trainingSummary } from '../cost.ts';
-import { checkEnginesRunnable, ENGINE_NAMES } from '../engines/registry.ts';
+import { ratesFile, readRates, stageTimesSummary, trainingSummary, type StageTime } from '../cost.ts';
+import { checkEnginesRunnable, engineName, ENGINE_NAMES, ENGINES } from '../engines/registry.ts';
+import { clearStamp, inputsDigest, upToDate, writeStamp } from '../nx/up-to-date.ts';
+import { gitCommit } from '../publish/shared.ts';
 import { runNx } from '../nx/run.ts';
 import { checkShardCount, formatPlan, MEASURED_PAIRS_PER_SECOND, parseShard, planJson, splitRuns } from '../scale/shards.ts';
-import { REQUIRE_CACHED_TRAINING } from '../stages/context.ts';
+import { REQUIRE_CACHED_TRAINING, STAGE_LOG } from '../stages/context.ts';
 import { runCommand, type Output } from './run.ts';
 
 /**
@@ -76,7 +80,48 @@ export function main(argv: string[], io: Output): number {
   const sharded = count > 1 && !values['allow-local-training'];
   io.stderr(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
     `${sharded ? ` (training only from the cache: the profile is split over ${count} shards)` : ''}\n`);
-  const status = runNx(['run', `${projectNames.build(name)}:build`, '--outputStyle=stream', ...nxArgs], [name], 'inherit', sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {});
+  // Nothing changed since the last build (nx/up-to-date.ts): stop before Nx. Only for a plain build: any Nx
+  // flag, a sharded profile or an engine keyed by what it probes at run time (a driver) goes through Nx.
+  const engines = new Set(runs.map((r) => engineName(r.spec.training.engine)));
+  const stampable = nxArgs.length === 0 && !sharded && [...engines].every((e) => !ENGINES[e].runtimeProbe);
+  const commit = stampable ? gitCommit('.') : null;
+  if (stampable) {
+    const stamp = upToDate('.', name, commit);
+    if (stamp) {
+      io.stderr(`nothing changed since the last build of "${name}": its inputs (config, figures, code, packages, commit) and outputs ` +
+        `(data/${name}, dist/${name}) are as it left them (data/${name}/build-stamp.json); its ${stamp.tasks} tasks not run\n`);
+      io.stderr(trainingSummary(name, runs, readRates(ratesFile(name)), ratesFile(name)) + '\n');
+      return 0;
+    }
+  }
+  clearStamp('.', name);
+  const inputsBefore = stampable ? inputsDigest('.', name, commit) : null;
+  // Each task that runs appends its stage and wall seconds here (stage.ts), summed at the end.
+  const logDir = mkdtempSync(join(tmpdir(), 'smdd-stages-'));
+  const stageLog = join(logDir, 'stages.jsonl');
+  const started = performance.now();
+  let status: number;
+  let times: StageTime[] = [];
+  try {
+    status = runNx(['run', `${projectNames.build(name)}:build`, '--outputStyle=stream', ...nxArgs], [name], 'inherit',
+      { [STAGE_LOG]: stageLog, ...(sharded ? { [REQUIRE_CACHED_TRAINING]: '1' } : {}) });
+    if (existsSync(stageLog)) times = readFileSync(stageLog, 'utf8').split('\n').flatMap((l) => {
+      try {
+        return l.trim() ? [JSON.parse(l) as StageTime] : [];
+      } catch {
+        return []; // a line cut short by a killed task
+      }
+    });
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+  const wall = (performance.now() - started) / 1000;
+  // The stamp, unless an input changed while Nx ran (its outputs may then be of the older inputs).
+  if (status === 0 && stampable && inputsDigest('.', name, commit) === inputsBefore) {
+    const dataTasks = new Set(runs.flatMap((r) => [r.testSet.id, ...(r.dataset ? [r.dataset.id] : [])])).size;
+    const builtBy = new Set([...engines].map((e) => ENGINES[e].builtBy).filter(Boolean)).size;
+    writeStamp('.', name, commit, dataTasks + 2 * runs.length + profile.figures.length + 1 + builtBy);
+  }
   if (status !== 0 && sharded) {
     const missing = runs.filter((r) => !existsSync(r.files.weights));
     if (missing.length) {
@@ -88,6 +133,7 @@ export function main(argv: string[], io: Output): number {
     }
   }
   if (status === 0) io.stderr(trainingSummary(name, runs, readRates(ratesFile(name)), ratesFile(name)) + '\n');
+  io.stderr(stageTimesSummary(times, wall) + '\n');
   return status;
 }
 

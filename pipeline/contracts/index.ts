@@ -14,6 +14,7 @@ export * from './checkpoint.ts';
 export * from './metrics.ts';
 export * from './timing.ts';
 export * from './rates.ts';
+export * from './build-stamp.ts';
 export * from './summary.ts';
 export * from './features.ts';
 export * from './examples.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, editJson, makeWorkspace, removeWorkspace } from './workspace.ts';
 
@@ -52,9 +52,17 @@ describe('incremental rebuilds through Nx', () => {
     return r;
   };
 
-  it('runs nothing when nothing changed, and answers from the cache in seconds', async () => {
+  it('runs nothing when nothing changed: stops before Nx on its stamp, and Nx, asked anyway, answers every task from the cache', async () => {
     const r = await expectRan([]);
-    process.stderr.write(`no-change rebuild: ${r.seconds.toFixed(1)} s\n`);
+    expect(r.output).toContain(`nothing changed since the last build of "${P}"`);
+    process.stderr.write(`no-change rebuild (stamp): ${r.seconds.toFixed(1)} s\n`);
+    // An output touched voids the stamp: Nx runs, finds every output as its cache holds it, and runs nothing.
+    const png = join(dir, `dist/${P}/norms.png`);
+    utimesSync(png, new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const viaNx = await expectRan([]);
+    expect(viaNx.output).not.toContain('nothing changed since the last build');
+    process.stderr.write(`no-change rebuild (through Nx): ${viaNx.seconds.toFixed(1)} s\n`);
+    expect((await expectRan([])).output).toContain('nothing changed since the last build'); // stamped again
   }, 120_000);
 
   it("re-renders only that figure when one figure's spec changes", async () => {
