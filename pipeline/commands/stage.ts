@@ -1,5 +1,6 @@
+import { appendFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
-import { parseStageArgs, type StageArgs } from '../stages/context.ts';
+import { parseStageArgs, STAGE_LOG, type StageArgs } from '../stages/context.ts';
 import { runCommand, type Output } from './run.ts';
 
 /**
@@ -18,7 +19,12 @@ export async function main(argv: string[], io: Output): Promise<number> {
   const [stage, ...rest] = argv;
   const run = Object.hasOwn(STAGES, stage) ? STAGES[stage] : undefined;
   if (!run) throw new UserError(`unknown stage "${stage}"; the stages are ${Object.keys(STAGES).join(', ')}`);
-  await run(parseStageArgs(rest), (s) => io.stderr(s + '\n'));
+  const args = parseStageArgs(rest);
+  await run(args, (s) => io.stderr(s + '\n'));
+  // The task's wall time from its process's start (module loading included), for the build's closing lines
+  // (commands/build.ts): one line appended, in one write, to the file npm run build names (context.ts STAGE_LOG).
+  const log = process.env[STAGE_LOG];
+  if (log) appendFileSync(log, JSON.stringify({ stage, id: args.id, seconds: performance.now() / 1000 }) + '\n');
   return 0;
 }
 

@@ -8,6 +8,12 @@ import { planProfile, specHash, type ProfilePlan } from '../config/plan.ts';
  */
 export const REQUIRE_CACHED_TRAINING = 'SMDD_REQUIRE_CACHED_TRAINING';
 
+/**
+ * Names a file each task appends one line to when it ends: its stage, id and wall seconds from its process's
+ * start (commands/stage.ts). Set by npm run build, which sums them per stage at its end. Not a task input.
+ */
+export const STAGE_LOG = 'SMDD_STAGE_LOG';
+
 /** What every stage is told: `--profile P --id ID [--spec-hash H] [--code-hash C] [--config F]`. */
 export interface StageArgs {
   profile: string;
