@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { RunPlan } from './config/plan.ts';
 import { batchSize, isInfinite } from './config/size.ts';
 import { readContract } from './contracts/read.ts';
+import { FormatError } from './files/error.ts';
 import { Timing } from './contracts/timing.ts';
 import { Rates } from './contracts/rates.ts';
 import { profileDataDir } from './config/layout.ts';
@@ -60,9 +61,18 @@ export function predictSeconds(runs: RunPlan[], measured: ShapeRate[]): number {
 export const ratesFile = (profile: string, workers?: number) =>
   `${profileDataDir(profile)}/${workers === undefined ? 'rates.json' : `rates-${workers}-thread${workers === 1 ? '' : 's'}.json`}`;
 
-/** The rates measured for `profile` on this machine (`npm run bench -- --profile`), or null when there are none. */
+/**
+ * The rates measured for `profile` on this machine (`npm run bench -- --profile`), or null when there are none,
+ * or none that this version reads (a file from an older benchmark is measured again, never a reason to fail a build).
+ */
 export function readRates(file: string): Rates | null {
-  return existsSync(file) ? readContract(file, Rates) : null;
+  if (!existsSync(file)) return null;
+  try {
+    return readContract(file, Rates);
+  } catch (e) {
+    if (e instanceof FormatError) return null;
+    throw e;
+  }
 }
 
 /**

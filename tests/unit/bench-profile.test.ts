@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseExperiment } from '../../pipeline/config/load.ts';
 import { planProfile } from '../../pipeline/config/plan.ts';
 import { coverShapes, profileBenchTable, profileShapes } from '../../pipeline/bench-profile.ts';
-import { formatCost, costOf, estimateCores, predictSeconds, ratesFile, stageTimesSummary, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
+import { formatCost, costOf, estimateCores, predictSeconds, ratesFile, readRates, stageTimesSummary, runPairs, runShape, trainingSummary } from '../../pipeline/cost.ts';
 import { Rates } from '../../pipeline/contracts/rates.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 import { withParallel } from '../../pipeline/nx/run.ts';
@@ -77,6 +80,18 @@ describe('the benchmark of a profile', () => {
       expect(e.seconds).toBeLessThanOrEqual((4 / 3) * Math.max(e.longest, e.serial / cores) + 1e-9);
     }
     expect(estimateCores(plan.runs, measured, 1000).seconds).toBeCloseTo(one.longest, 9);
+  });
+
+  it('reads rates that an older benchmark wrote as none (they are measured again), never as an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smdd-rates-'));
+    try {
+      const file = join(dir, 'rates.json');
+      writeFileSync(file, JSON.stringify({ profile: 'p', engine: { name: 'fast', version: '2' }, workers: 2, cpu: 'x', shapes: [{ T: 3, n: 10, m: 2, sparsity: 0.9, inits: 1, points: 3, usPerStep: 5 }] }));
+      expect(readRates(file)).toBeNull();
+      expect(readRates(join(dir, 'none.json'))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the rates of the profile\'s own thread count apart from those of another', () => {
