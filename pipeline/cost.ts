@@ -62,13 +62,16 @@ export const ratesFile = (profile: string, workers?: number) =>
   `${profileDataDir(profile)}/${workers === undefined ? 'rates.json' : `rates-${workers}-thread${workers === 1 ? '' : 's'}.json`}`;
 
 /**
- * The rates measured for `profile` on this machine (`npm run bench -- --profile`), or null when there are none,
- * or none that this version reads (a file from an older benchmark is measured again, never a reason to fail a build).
+ * The rates measured for `profile` on this machine (`npm run bench -- --profile`) with `workers` threads per run,
+ * or null when there are none: none measured, none measured with that many (the profile's execution.workers
+ * changed since), or none that this version reads (a file from an older benchmark is measured again, never a
+ * reason to fail a build).
  */
-export function readRates(file: string): Rates | null {
+export function readRates(file: string, workers: number): Rates | null {
   if (!existsSync(file)) return null;
   try {
-    return readContract(file, Rates);
+    const rates = readContract(file, Rates);
+    return rates.workers === workers ? rates : null;
   } catch (e) {
     if (e instanceof FormatError) return null;
     throw e;

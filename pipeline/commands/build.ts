@@ -90,7 +90,7 @@ export function main(argv: string[], io: Output): number {
     if (stamp) {
       io.stderr(`nothing changed since the last build of "${name}": its inputs (config, figures, code, packages, commit) and outputs ` +
         `(data/${name}, dist/${name}) are as it left them (data/${name}/build-stamp.json); its ${stamp.tasks} tasks not run\n`);
-      io.stderr(trainingSummary(name, runs, readRates(ratesFile(name)), ratesFile(name)) + '\n');
+      io.stderr(trainingSummary(name, runs, readRates(ratesFile(name), profile.execution.workers), ratesFile(name)) + '\n');
       return 0;
     }
   }
@@ -132,7 +132,7 @@ export function main(argv: string[], io: Output): number {
         `\nrun those shards (npm run build -- ${name} --shard i/${count}) with the shared cache, or build with --allow-local-training\n`);
     }
   }
-  if (status === 0) io.stderr(trainingSummary(name, runs, readRates(ratesFile(name)), ratesFile(name)) + '\n');
+  if (status === 0) io.stderr(trainingSummary(name, runs, readRates(ratesFile(name), profile.execution.workers), ratesFile(name)) + '\n');
   io.stderr(stageTimesSummary(times, wall) + '\n');
   return status;
 }

@@ -82,13 +82,17 @@ describe('the benchmark of a profile', () => {
     expect(estimateCores(plan.runs, measured, 1000).seconds).toBeCloseTo(one.longest, 9);
   });
 
-  it('reads rates that an older benchmark wrote as none (they are measured again), never as an error', () => {
+  it('reads rates that an older benchmark wrote, or measured with other execution.workers, as none (they are measured again), never as an error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smdd-rates-'));
     try {
       const file = join(dir, 'rates.json');
       writeFileSync(file, JSON.stringify({ profile: 'p', engine: { name: 'fast', version: '2' }, workers: 2, cpu: 'x', shapes: [{ T: 3, n: 10, m: 2, sparsity: 0.9, inits: 1, points: 3, usPerStep: 5 }] }));
-      expect(readRates(file)).toBeNull();
-      expect(readRates(join(dir, 'none.json'))).toBeNull();
+      expect(readRates(file, 2)).toBeNull();
+      expect(readRates(join(dir, 'none.json'), 2)).toBeNull();
+      // rates measured with 2 threads a run say nothing of a profile that now runs 1
+      writeFileSync(file, JSON.stringify({ profile: 'p', engine: { name: 'fast', version: '3' }, workers: 2, cpu: 'x', shapes: [{ T: 3, n: 10, m: 2, sparsity: 0.9, inits: 1, points: 3, threads: 1, usPerStep: 5 }] }));
+      expect(readRates(file, 2)).not.toBeNull();
+      expect(readRates(file, 1)).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
