@@ -53,13 +53,13 @@ export function predictSeconds(runs: RunPlan[], measured: ShapeRate[]): number {
 
 /**
  * Where `npm run bench -- --profile` keeps the rates it measured for a profile on this machine with `workers`
- * threads per run: rates.json at the profile's own execution.workers (what a build predicts from), and
- * rates-<w>-threads.json for another count (`--workers w`; 1 thread: what `npm run cost -- --cores N`
+ * threads per run: rates.json at the profile's own execution.workers, `profileWorkers` (what a build predicts
+ * from), and rates-<w>-threads.json for another count (`--workers w`; 1 thread: what `npm run cost -- --cores N`
  * estimates from). (Here, not in config/layout.ts, which every task loads: a path only the commands use
  * keys no task.)
  */
-export const ratesFile = (profile: string, workers?: number) =>
-  `${profileDataDir(profile)}/${workers === undefined ? 'rates.json' : `rates-${workers}-thread${workers === 1 ? '' : 's'}.json`}`;
+export const ratesFile = (profile: string, profileWorkers: number, workers = profileWorkers) =>
+  `${profileDataDir(profile)}/${workers === profileWorkers ? 'rates.json' : `rates-${workers}-thread${workers === 1 ? '' : 's'}.json`}`;
 
 /**
  * The rates measured for `profile` on this machine (`npm run bench -- --profile`) with `workers` threads per run,
@@ -159,7 +159,8 @@ export function stageTimesSummary(times: StageTime[], wallSeconds: number): stri
     e.seconds += t.seconds;
     per.set(t.stage, e);
   }
-  const stages = [...per.keys()].sort((a, b) => (order.indexOf(a) + 99 * +!order.includes(a)) - (order.indexOf(b) + 99 * +!order.includes(b)) || a.localeCompare(b));
+  const rank = (k: string) => (order.includes(k) ? order.indexOf(k) : order.length);
+  const stages = [...per.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const fmt = (s: number) => `${s < 10 ? s.toFixed(1) : Math.round(s).toLocaleString('en-US')} s`;
   const parts = stages.map((k) => `${k} ${per.get(k)!.tasks} in ${fmt(per.get(k)!.seconds)}`);
   return `tasks run: ${parts.length ? parts.join(', ') : 'none'} (each task's seconds from its process's start, summed); the build's wall time ${fmt(wallSeconds)}`;

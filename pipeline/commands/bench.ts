@@ -152,7 +152,7 @@ async function benchProfile(name: string, all: boolean, compare: string[], round
   }
   io.stdout(profileBenchTable(profile, shapes, measured, times, cs.map((c) => c.name), threads));
   // The profile's own engine's rates, for `npm run cost` and the end of `npm run build`.
-  const file = ratesFile(profile, workers === p.execution.workers ? undefined : workers);
+  const file = ratesFile(profile, p.execution.workers, workers);
   const rates: Rates = {
     profile, engine: cs[0].id, workers, cpu: cpus()[0]?.model.trim() ?? 'unknown',
     shapes: shapeRates(measured, times, 0, threads),

@@ -80,6 +80,11 @@ export function main(argv: string[], io: Output): number {
   const sharded = count > 1 && !values['allow-local-training'];
   io.stderr(`building profile "${name}": ${runs.length} runs, ${profile.figures.length} figures -> dist/${name}/` +
     `${sharded ? ` (training only from the cache: the profile is split over ${count} shards)` : ''}\n`);
+  /** The closing line on training: recorded against predicted, from this machine's rates for the profile's workers. */
+  const training = () => {
+    const file = ratesFile(name, profile.execution.workers);
+    return trainingSummary(name, runs, readRates(file, profile.execution.workers), file);
+  };
   // Nothing changed since the last build (nx/up-to-date.ts): stop before Nx. Only for a plain build: any Nx
   // flag, a sharded profile or an engine keyed by what it probes at run time (a driver) goes through Nx.
   const engines = new Set(runs.map((r) => engineName(r.spec.training.engine)));
@@ -90,7 +95,7 @@ export function main(argv: string[], io: Output): number {
     if (stamp) {
       io.stderr(`nothing changed since the last build of "${name}": its inputs (config, figures, code, packages, commit) and outputs ` +
         `(data/${name}, dist/${name}) are as it left them (data/${name}/build-stamp.json); its ${stamp.tasks} tasks not run\n`);
-      io.stderr(trainingSummary(name, runs, readRates(ratesFile(name), profile.execution.workers), ratesFile(name)) + '\n');
+      io.stderr(training() + '\n');
       return 0;
     }
   }
@@ -132,7 +137,7 @@ export function main(argv: string[], io: Output): number {
         `\nrun those shards (npm run build -- ${name} --shard i/${count}) with the shared cache, or build with --allow-local-training\n`);
     }
   }
-  if (status === 0) io.stderr(trainingSummary(name, runs, readRates(ratesFile(name), profile.execution.workers), ratesFile(name)) + '\n');
+  if (status === 0) io.stderr(training() + '\n');
   io.stderr(stageTimesSummary(times, wall) + '\n');
   return status;
 }

@@ -18,12 +18,13 @@ export function main(argv: string[], io: Output): number {
   if (cores !== null && !(Number.isInteger(cores) && cores >= 1)) throw new UserError(`--cores: expected a positive integer, found "${values.cores}"`);
   const figures = profile.figures.map((f) => planFigure(plan, f));
   const used = figureRuns(plan, figures);
-  const rates = readRates(ratesFile(name), profile.execution.workers);
+  const own = ratesFile(name, profile.execution.workers);
+  const rates = readRates(own, profile.execution.workers);
   io.stdout(`profile ${name}: ${used.length} runs for ${figures.length} figures (seconds: this machine's timing.json of each built run` +
-    `${rates ? `; predicted: one run at a time at the rates in ${ratesFile(name)}` : `; \`npm run bench -- --profile ${name}\` measures the rates that predict them`})\n`);
+    `${rates ? `; predicted: one run at a time at the rates in ${own}` : `; \`npm run bench -- --profile ${name}\` measures the rates that predict them`})\n`);
   io.stdout(formatCost(figures.map((f) => costOf(f.name, f.runs, rates)), costOf('all figures (each run once)', used, rates)) + '\n');
   if (cores !== null) {
-    const file = profile.execution.workers === 1 ? ratesFile(name) : ratesFile(name, 1);
+    const file = ratesFile(name, profile.execution.workers, 1);
     const single = readRates(file, 1);
     if (!single) throw new UserError(`--cores: no single-thread rates for ${name} in ${file}; measure them with \`npm run bench -- --profile ${name} --workers 1\``);
     const e = estimateCores(used, single.shapes, cores);

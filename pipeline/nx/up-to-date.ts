@@ -67,7 +67,7 @@ export function inputsDigest(root: string, profile: string, commit: string | nul
 
 /** SHA-256 over the outputs: each file's path, size and modification time (ns), but the stamp's and the benchmark's own files. */
 export function outputsDigest(root: string, profile: string): { digest: string; files: number } {
-  const own = (r: string) => r === stampFile(profile, '.').replace(/^\.\//, '') || /(^|\/)rates(-\d+-threads?)?\.json$/.test(r);
+  const own = (r: string) => r === stampFile(profile, '') || /(^|\/)rates(-\d+-threads?)?\.json$/.test(r);
   const files = [profileDataDir(profile), profileDistDir(profile), KERNEL_BUILD].flatMap((d) => filesUnder(root, d, own));
   const h = createHash('sha256');
   for (const f of files) {

@@ -99,9 +99,10 @@ describe('the benchmark of a profile', () => {
   });
 
   it('keeps the rates of the profile\'s own thread count apart from those of another', () => {
-    expect(ratesFile('post')).toBe('data/post/rates.json');
-    expect(ratesFile('post', 1)).toBe('data/post/rates-1-thread.json');
-    expect(ratesFile('post', 4)).toBe('data/post/rates-4-threads.json');
+    expect(ratesFile('post', 2)).toBe('data/post/rates.json');
+    expect(ratesFile('post', 2, 1)).toBe('data/post/rates-1-thread.json');
+    expect(ratesFile('post', 2, 4)).toBe('data/post/rates-4-threads.json');
+    expect(ratesFile('post', 1, 1)).toBe('data/post/rates.json');
   });
 });
 
