@@ -75,6 +75,17 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
       total += correctAndEncode2(P, G, rowBytes, rowPtr, col, val, t + 1, hb);
     }
   }
+  if (m == 3) {
+    for (; t + 1 < t1; t += 2) {
+      hidden(P, rowBytes, m, rowPtr, col, val, t, h);
+      hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
+      total += withLoss ? dense3x2(P, G, rowBytes, h, hb, true) : dense3x2(P, G, rowBytes, h, hb, false);
+      total += correct(P, G, rowBytes, m, rowPtr, col, val, t, h);
+      total += correct(P, G, rowBytes, m, rowPtr, col, val, t + 1, hb);
+      encode(G, rowBytes, m, rowPtr, col, val, t, h);
+      encode(G, rowBytes, m, rowPtr, col, val, t + 1, hb);
+    }
+  }
   for (; t + 1 < t1; t += 2) {
     hidden(P, rowBytes, m, rowPtr, col, val, t, h);
     hidden(P, rowBytes, m, rowPtr, col, val, t + 1, hb);
@@ -241,6 +252,49 @@ export function chunkGradient(P: usize, G: usize, nPad: i32, m: i32, rowPtr: usi
   store<f32>(ha, hsum(ga1), 12);
   store<f32>(hb, hsum(gb0), 8);
   store<f32>(hb, hsum(gb1), 12);
+  return <f64>hsum(la) + <f64>hsum(lb);
+}
+
+/**
+ * The dense pass of two points for m = 3, everything in one loop over the features: the same
+ * operations in the same order as denseBlocked<Two> at m = 3 (z = ((b + w0 h0) + w1 h1) + w2 h2;
+ * bG + r_a + r_b; G_k + r_a h_ak + r_b h_bk; the dL/dh and loss lanes in feature order), so the
+ * same bits, without its four trips through the tile's z buffers. (Fourteen vectors live across
+ * the loop with the loss, twelve without: a few spill, measured still faster than the blocks.)
+ */
+@inline function dense3x2(P: usize, G: usize, rowBytes: usize, ha: usize, hb: usize, withLoss: bool): f64 {
+  const zero = f32x4.splat(0);
+  const a0 = v128.load32_splat(ha), a1 = v128.load32_splat(ha, 4), a2 = v128.load32_splat(ha, 8);
+  const b0 = v128.load32_splat(hb), b1 = v128.load32_splat(hb, 4), b2 = v128.load32_splat(hb, 8);
+  let ga0 = zero, ga1 = zero, ga2 = zero, gb0 = zero, gb1 = zero, gb2 = zero, la = zero, lb = zero;
+  const P1 = P + rowBytes, P2 = P1 + rowBytes, bP = P2 + rowBytes;
+  const G1 = G + rowBytes, G2 = G1 + rowBytes, bG = G2 + rowBytes;
+  for (let o: usize = 0; o < rowBytes; o += 16) {
+    const w0 = v128.load(P + o), w1 = v128.load(P1 + o), w2 = v128.load(P2 + o);
+    const bias = v128.load(bP + o);
+    const ra = f32x4.pmax(zero, fold(fold(fold(bias, w0, a0), w1, a1), w2, a2));
+    const rb = f32x4.pmax(zero, fold(fold(fold(bias, w0, b0), w1, b1), w2, b2));
+    if (withLoss) {
+      la = fold(la, ra, ra);
+      lb = fold(lb, rb, rb);
+    }
+    v128.store(bG + o, f32x4.add(f32x4.add(v128.load(bG + o), ra), rb));
+    v128.store(G + o, fold(fold(v128.load(G + o), ra, a0), rb, b0));
+    v128.store(G1 + o, fold(fold(v128.load(G1 + o), ra, a1), rb, b1));
+    v128.store(G2 + o, fold(fold(v128.load(G2 + o), ra, a2), rb, b2));
+    ga0 = fold(ga0, ra, w0);
+    ga1 = fold(ga1, ra, w1);
+    ga2 = fold(ga2, ra, w2);
+    gb0 = fold(gb0, rb, w0);
+    gb1 = fold(gb1, rb, w1);
+    gb2 = fold(gb2, rb, w2);
+  }
+  store<f32>(ha, hsum(ga0), 12);
+  store<f32>(ha, hsum(ga1), 16);
+  store<f32>(ha, hsum(ga2), 20);
+  store<f32>(hb, hsum(gb0), 12);
+  store<f32>(hb, hsum(gb1), 16);
+  store<f32>(hb, hsum(gb2), 20);
   return <f64>hsum(la) + <f64>hsum(lb);
 }
 
@@ -603,4 +657,79 @@ export function trainSteps(ctx: usize, schedule: usize, from: i32, to: i32, with
     for (let u = 0; u < units; u++) finishUnit(ctx, u);
     if (loss) stepLosses(ctx, lossOut + ((k * inits) << 3));
   }
+}
+
+// ---- Online batches: the points drawn in the kernel ----
+
+/** data/gaps.ts BUCKET_BITS. */
+const BUCKET_BITS: u64 = 11;
+
+/**
+ * Draws `count` points into rowPtr/col/val exactly as data/generate.ts generatePoints draws
+ * them from the xoshiro128** stream of prng/rng.ts (its four state words at `rng`, advanced
+ * here): per point, a gap then a value per active feature until the gap passes feature n - 1,
+ * drawn again while its values are all zero; the values scaled to unit length in float64, then
+ * rounded to float32. Every operation is exact integer arithmetic or a correctly rounded float64
+ * one, as in JavaScript, save the gap, floor(log(U / 2^53) / log S) there: here the count of
+ * thresholds T_k <= X (`table`: n u64, ascending; the GPU counts the same thresholds), where
+ * X = 2^53 - U is uniform()'s integer, counted on from `buckets` (2^BUCKET_BITS u32): both from
+ * data/gaps.ts drawTables. The table was
+ * found from that very expression, so the gaps (capped at n, which ends a point either way) are
+ * the same. `pointVal`: n f64 of scratch. Returns the active features drawn, or -1 if they would
+ * pass `cap` (the arrays and the state are then spoiled: the host restores the state and calls
+ * again with room).
+ */
+export function drawPoints(rng: usize, table: usize, buckets: usize, n: i32, count: i32, rowPtr: usize, col: usize, val: usize, cap: i32, pointVal: usize): i32 {
+  let s0 = load<u32>(rng), s1 = load<u32>(rng, 4), s2 = load<u32>(rng, 8), s3 = load<u32>(rng, 12);
+  let nnz = 0;
+  store<u32>(rowPtr, 0);
+  for (let t = 0; t < count; t++) {
+    let active = 0;
+    let sumSq: f64 = 0;
+    do {
+      active = 0;
+      sumSq = 0;
+      let j = -1;
+      for (;;) {
+        // X = uniform()'s integer: 27 bits of one output, then 26 of the next
+        let r = rotl<u32>(s1 * 5, 7) * 9;
+        let tt = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= tt; s3 = rotl<u32>(s3, 11);
+        const hi = <u64>(r >>> 5);
+        r = rotl<u32>(s1 * 5, 7) * 9;
+        tt = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= tt; s3 = rotl<u32>(s3, 11);
+        const X = (hi << 26) | <u64>(r >>> 6);
+        // the gap, min(gap, n): how many thresholds lie at or below X, counted on from those
+        // at or below the first draw of X's bucket
+        let first = <i32>load<u32>(buckets + (<usize>(X >> (53 - BUCKET_BITS)) << 2));
+        while (first < n && load<u64>(table + (<usize>first << 3)) <= X) first++;
+        j += 1 + first;
+        if (j >= n) break;
+        // the value: uniform() in [0, 1)
+        r = rotl<u32>(s1 * 5, 7) * 9;
+        tt = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= tt; s3 = rotl<u32>(s3, 11);
+        const vhi = <f64>(r >>> 5);
+        r = rotl<u32>(s1 * 5, 7) * 9;
+        tt = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= tt; s3 = rotl<u32>(s3, 11);
+        const v = (vhi * 67108864 + <f64>(r >>> 6)) / 9007199254740992;
+        if (nnz + active >= cap) return -1;
+        store<u32>(col + (<usize>(nnz + active) << 2), <u32>j);
+        store<f64>(pointVal + (<usize>active << 3), v);
+        active++;
+        sumSq += v * v;
+      }
+    } while (sumSq == 0);
+    const norm = Math.sqrt(sumSq);
+    for (let k = 0; k < active; k++) store<f32>(val + (<usize>(nnz + k) << 2), <f32>(load<f64>(pointVal + (<usize>k << 3)) / norm));
+    nnz += active;
+    store<u32>(rowPtr + (<usize>(t + 1) << 2), <u32>nnz);
+  }
+  store<u32>(rng, s0);
+  store<u32>(rng, s1, 4);
+  store<u32>(rng, s2, 8);
+  store<u32>(rng, s3, 12);
+  return nnz;
 }
