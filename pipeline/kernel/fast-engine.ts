@@ -6,7 +6,8 @@ import type { SparsePoints } from '../data/points.ts';
 import type { Params } from '../model/toy-model.ts';
 import { generatePoints } from '../data/generate.ts';
 import { Rng } from '../prng/rng.ts';
-import { CTX, SessionMemory } from './session-memory.ts';
+import { CTX, SessionMemory, type PointsAt } from './session-memory.ts';
+import { drawTables } from '../data/gaps.ts';
 import { ThreadPool } from './thread-pool.ts';
 import { UserError } from '../errors.ts';
 
@@ -52,6 +53,7 @@ interface Kernel {
   finishUnit(ctx: number, u: number): void;
   stepLosses(ctx: number, lossOut: number): void;
   trainSteps(ctx: number, schedule: number, from: number, to: number, withLoss: number, lossOut: number): void;
+  drawPoints(rng: number, table: number, buckets: number, n: number, count: number, rowPtr: number, col: number, val: number, cap: number, pointVal: number): number;
 }
 
 class KernelNotBuiltError extends UserError {
@@ -137,11 +139,29 @@ class Run {
 
   /** Trains on `batch` from now on (copied into points slot `slot`, unless it is already there). */
   use(batch: SparsePoints, slot = 0): void {
-    const at = this.mem.load(batch, slot);
-    this.T = batch.count;
-    this.chunks = chunkCount(batch.count);
-    this.threads = Math.min(threadsForStep(this.pool.threads, batch.count * this.mem.n), this.chunks);
+    this.useAt(this.mem.load(batch, slot), batch.count);
+  }
+
+  /** Trains on the `count` points at `at` from now on. */
+  useAt(at: PointsAt, count: number): void {
+    this.T = count;
+    this.chunks = chunkCount(count);
+    this.threads = Math.min(threadsForStep(this.pool.threads, count * this.mem.n), this.chunks);
     this.mem.usePoints(at, this.T, this.chunks);
+  }
+
+  /** Draws the next online batch in the kernel, into points slot `slot` (a KernelDraw's). */
+  draw(d: KernelDraw, slot: number): PointsAt {
+    const { mem, kernel } = this;
+    const area = mem.drawArea();
+    const words = new Int32Array(mem.i32().buffer, area.rng, 4);
+    const before = Array.from(words);
+    for (;;) {
+      const at = mem.reserve(slot, d.batch, d.room);
+      if (kernel.drawPoints(area.rng, area.table, area.buckets, mem.n, d.batch, at.rowPtr, at.col, at.val, mem.room(slot), area.pointVal) >= 0) return at;
+      new Int32Array(mem.i32().buffer, area.rng, 4).set(before); // too many active features: again, with twice the room
+      d.room *= 2;
+    }
   }
 
   /** Whether a step on the points in use takes more than this thread. */
@@ -210,6 +230,49 @@ class Run {
   }
 }
 
+type OnlineData = Extract<Span['data'], { kind: 'online' }>;
+
+/** Gap tables of (n, S), computed once per process: about 50,000 logarithms each. */
+const tablesMade = new Map<string, ReturnType<typeof drawTables>>();
+
+/**
+ * A span's online batches drawn in the kernel (assembly/kernel.ts drawPoints): the stream's state
+ * and the gap tables of (n, S) written to the session's draw area; `stream()` reads the state
+ * back as Rng.state() gives it. Drawing 1,000 points of n = 1,000 at S = 0.99 took about as long
+ * in JavaScript as the step that trains on them.
+ */
+class KernelDraw {
+  /** Whether the kernel can draw these batches (0 < S < 1: S = 0 and 1 have no gap thresholds). */
+  static fits(data: OnlineData): boolean {
+    return data.sparsity > 0 && data.sparsity < 1;
+  }
+
+  readonly batch: number;
+  /** Active features a slot makes room for: generatePoints' first guess, doubled whenever a batch has more. */
+  room: number;
+
+  constructor(private readonly run: Run, private readonly data: OnlineData) {
+    const { mem } = run;
+    if (data.n !== mem.n) throw new Error(`online batches of ${data.n} features, the model ${mem.n}`);
+    const key = `${mem.n}/${data.sparsity}`;
+    const tables = tablesMade.get(key) ?? drawTables(mem.n, data.sparsity);
+    tablesMade.set(key, tables);
+    const area = mem.drawArea(tables.buckets.length);
+    new BigUint64Array(mem.i32().buffer, area.table, mem.n).set(tables.thresholds);
+    new Uint32Array(mem.i32().buffer, area.buckets, tables.buckets.length).set(tables.buckets);
+    new Int32Array(mem.i32().buffer, area.rng, 4).set(data.stream.slice(0, 4) as number[]);
+    this.batch = data.batch;
+    this.room = Math.max(16, Math.ceil(data.batch * mem.n * (1 - data.sparsity) * 1.2) + 16);
+  }
+
+  /** The stream after the batches drawn, as Rng.state() gives it (the spare normal value passes through: no draw uses it). */
+  stream(): (number | null)[] {
+    const { mem } = this.run;
+    const words = Array.from(new Int32Array(mem.i32().buffer, mem.drawArea().rng, 4));
+    return [...words, this.data.stream.length > 4 ? this.data.stream[4] : null];
+  }
+}
+
 /** One init stepped by the caller (the conformance tests' interface). A plain object: callers may copy its methods with a spread. */
 function stepSession(run: Run, release: () => void): StepSession {
   return {
@@ -270,9 +333,26 @@ function runSession(run: Run, schedule: Float64Array, release: () => void): Engi
           }
           if (snaps.has(to)) snapshot();
         }
+      } else if (KernelDraw.fits(data)) {
+        // A fresh batch per step, the same for every init, drawn by the kernel as generatePoints
+        // would draw it: the next one while the other threads compute this one's chunks (into
+        // the other points slot).
+        const d = new KernelDraw(run, data);
+        let slot = 0;
+        run.useAt(run.draw(d, slot), data.batch);
+        for (let s = from; s < to; s++) {
+          if (snaps.has(s)) snapshot();
+          let next: PointsAt | null = null;
+          const l = run.step(schedule[s], withLoss(s), () => {
+            if (s + 1 < to) next = run.draw(d, 1 - slot);
+          });
+          if (withLoss(s)) got(s, l);
+          if (next) run.useAt(next, data.batch), (slot = 1 - slot);
+        }
+        if (snaps.has(to)) snapshot();
+        stream = d.stream();
       } else {
-        // A fresh batch per step, the same for every init: the next one is drawn while the
-        // other threads compute this one's chunks (into the other points slot).
+        // The same, drawn in JavaScript (S = 0 or 1, which have no gap thresholds).
         const rng = Rng.fromState(data.stream);
         const draw = () => generatePoints(data, data.batch, rng);
         let slot = 0;

@@ -29,6 +29,14 @@ export interface PointsAt {
   val: number;
 }
 
+/** Where the draw of online batches keeps its state, tables and scratch (byte offsets). */
+export interface DrawArea {
+  rng: number;
+  table: number;
+  buckets: number;
+  pointVal: number;
+}
+
 /** One region of memory that holds a batch of points, and the batch it holds. */
 interface PointsSlot {
   start: number;
@@ -65,6 +73,7 @@ export class SessionMemory {
   private readonly scratch: number;
   private top: number;
   private readonly slots: PointsSlot[] = [];
+  private draw: DrawArea | null = null;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -231,11 +240,25 @@ export class SessionMemory {
    * is filled), unless it is the batch that slot holds; returns where its arrays lie.
    */
   load(batch: SparsePoints, slot = 0): PointsAt {
-    const s = (this.slots[slot] ??= { start: 0, capacity: 0, loaded: null, at: { rowPtr: 0, col: 0, val: 0 } });
+    const s = this.slot(slot);
     if (batch === s.loaded) return s.at;
     if (batch.n !== this.n) throw new Error(`batch has ${batch.n} features, the model ${this.n}`);
     const nnz = batch.col.length;
-    const need = align16((batch.count + 1) * 4) + 2 * align16(nnz * 4);
+    const at = this.reserve(slot, batch.count, nnz);
+    new Uint32Array(this.memory.buffer, at.rowPtr, batch.count + 1).set(batch.rowPtr);
+    new Uint32Array(this.memory.buffer, at.col, nnz).set(batch.col);
+    new Float32Array(this.memory.buffer, at.val, nnz).set(batch.val);
+    s.loaded = batch;
+    return at;
+  }
+
+  /**
+   * Slot `slot` made room for `count` points and `nnz` active features: where its arrays lie. It
+   * holds no known batch afterwards (the caller fills it).
+   */
+  reserve(slot: number, count: number, nnz: number): PointsAt {
+    const s = this.slot(slot);
+    const need = align16((count + 1) * 4) + 2 * align16(nnz * 4);
     if (need > s.capacity) {
       // A new region at the top (the old one is left: memory is never given back).
       s.capacity = align16(need * 1.25 + 64);
@@ -244,14 +267,37 @@ export class SessionMemory {
       this.ensure(this.top);
     }
     const rowPtr = s.start;
-    const col = align16(rowPtr + (batch.count + 1) * 4);
-    const val = align16(col + nnz * 4);
-    new Uint32Array(this.memory.buffer, rowPtr, batch.count + 1).set(batch.rowPtr);
-    new Uint32Array(this.memory.buffer, col, nnz).set(batch.col);
-    new Float32Array(this.memory.buffer, val, nnz).set(batch.val);
-    s.loaded = batch;
+    const col = align16(rowPtr + (count + 1) * 4);
+    // the rest split in two halves (16-aligned), the columns' and the values'
+    const val = col + Math.floor((s.capacity - (col - rowPtr)) / 32) * 16;
+    s.loaded = null;
     s.at = { rowPtr, col, val };
     return s.at;
+  }
+
+  /** The active features slot `slot` has room for, at the count `reserve` was given. */
+  room(slot: number): number {
+    const s = this.slot(slot);
+    return (s.at.val - s.at.col) / 4;
+  }
+
+  /**
+   * Bytes for the kernel's draw of online batches (assembly/kernel.ts drawPoints): the stream's
+   * state (16 bytes), the gap thresholds (n u64), `buckets` u32 counts (data/gaps.ts drawTables)
+   * and a point's values (n f64); made once.
+   */
+  drawArea(buckets = 0): DrawArea {
+    if (!this.draw) {
+      const rng = this.top, table = align16(rng + 16), bucketsAt = table + 8 * this.n, pointVal = align16(bucketsAt + 4 * buckets);
+      this.top = align16(pointVal + 8 * this.n);
+      this.ensure(this.top);
+      this.draw = { rng, table, buckets: bucketsAt, pointVal };
+    }
+    return this.draw;
+  }
+
+  private slot(slot: number): PointsSlot {
+    return (this.slots[slot] ??= { start: 0, capacity: 0, loaded: null, at: { rowPtr: 0, col: 0, val: 0 } });
   }
 
   /** Views of the whole memory (fresh: growing the memory replaces its buffer). */

@@ -251,3 +251,63 @@ describe('span sessions: inits together, spans of any length', () => {
     }, 60_000);
   }
 });
+
+/**
+ * The kernel's draw of online batches (assembly/kernel.ts drawPoints), called directly: the points
+ * and the stream's state generatePoints gives, batch after batch, for gaps short and long, points
+ * drawn again (S = 0.999 at n = 30 leaves most points empty) and n = 10,000; and -1, not a write past
+ * the room, when a batch has more active features than the room it is given.
+ */
+describe('the kernel draws online batches as generatePoints does', async () => {
+  const { KERNEL_WASM } = await import('../../pipeline/kernel/fast-engine.ts');
+  const { drawTables } = await import('../../pipeline/data/gaps.ts');
+  const { readFileSync } = await import('node:fs');
+  const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536, shared: true });
+  const { instance } = await WebAssembly.instantiate(readFileSync(KERNEL_WASM), { env: { memory, abort() { throw new Error('kernel abort'); } } });
+  const drawPoints = instance.exports.drawPoints as (...a: number[]) => number;
+  // [rng 16 | table 8n | buckets | pointVal 8n | rowPtr | col | val], from 64 KiB on
+  function draw(n: number, sparsity: number, batch: number, rng: Rng, cap: number) {
+    const { thresholds, buckets } = drawTables(n, sparsity);
+    const at = { rng: 65536, table: 65536 + 16 } as Record<string, number>;
+    at.buckets = at.table + 8 * n;
+    at.pointVal = at.buckets + 4 * buckets.length;
+    at.rowPtr = at.pointVal + 8 * n;
+    at.col = at.rowPtr + 4 * (batch + 1);
+    at.val = at.col + 4 * cap + 16; // a canary between
+    new BigUint64Array(memory.buffer, at.table, n).set(thresholds);
+    new Uint32Array(memory.buffer, at.buckets, buckets.length).set(buckets);
+    const words = new Int32Array(memory.buffer, at.rng, 4);
+    words.set(rng.state().slice(0, 4) as number[]);
+    const canary = new Uint32Array(memory.buffer, at.col + 4 * cap, 1);
+    canary[0] = 0xdeadbeef;
+    const nnz = drawPoints(at.rng, at.table, at.buckets, n, batch, at.rowPtr, at.col, at.val, cap, at.pointVal);
+    expect(canary[0], 'nothing written past the room').toBe(0xdeadbeef);
+    if (nnz < 0) return null;
+    return {
+      rowPtr: Uint32Array.from(new Uint32Array(memory.buffer, at.rowPtr, batch + 1)),
+      col: Uint32Array.from(new Uint32Array(memory.buffer, at.col, nnz)),
+      val: Float32Array.from(new Float32Array(memory.buffer, at.val, nnz)),
+      state: Array.from(words),
+    };
+  }
+  for (const [n, S, batch] of [[1000, 0.99, 1000], [1000, 0.95, 300], [30, 0.999, 50], [200, 0.5, 7], [10000, 0.999, 100], [5, 0.3, 40]]) {
+    it(`n = ${n}, S = ${S}, batches of ${batch}`, () => {
+      const js = Rng.fromLabel(`kernel-draw/${n}/${S}`);
+      let kernelState = Rng.fromLabel(`kernel-draw/${n}/${S}`);
+      for (let b = 0; b < 3; b++) {
+        const want = generatePoints({ n, sparsity: S }, batch, js);
+        const got = draw(n, S, batch, kernelState, batch * n)!;
+        expect(Buffer.from(got.rowPtr.buffer).equals(Buffer.from(want.rowPtr.buffer)), `rowPtr of batch ${b}`).toBe(true);
+        expect(Buffer.from(got.col.buffer).equals(Buffer.from(want.col.buffer)), `col of batch ${b}`).toBe(true);
+        expect(Buffer.from(got.val.buffer).equals(Buffer.from(want.val.buffer)), `val of batch ${b}`).toBe(true);
+        expect(got.state).toEqual(js.state().slice(0, 4));
+        kernelState = Rng.fromState([...got.state, null]);
+      }
+    });
+  }
+  it('returns -1 when the room is too small, and draws the batch with room', () => {
+    const want = generatePoints({ n: 1000, sparsity: 0.99 }, 100, Rng.fromLabel('kernel-draw/room'));
+    expect(draw(1000, 0.99, 100, Rng.fromLabel('kernel-draw/room'), want.col.length - 1)).toBeNull();
+    expect(draw(1000, 0.99, 100, Rng.fromLabel('kernel-draw/room'), want.col.length)!.col.length).toBe(want.col.length);
+  });
+});

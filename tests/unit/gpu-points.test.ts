@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, globals } from 'webgpu';
 import { Rng } from '../../pipeline/prng/rng.ts';
 import { generatePoints } from '../../pipeline/data/generate.ts';
+import { gapOf, gapThresholds } from '../../pipeline/data/gaps.ts';
 import {
   createOnlineBatches,
-  gapOf,
   gapTableWords,
-  gapThresholds,
   jumpMatrices,
   pointsSource,
   softF64Source,

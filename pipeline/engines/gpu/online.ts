@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { readFileSync } from 'node:fs';
 import { createBuffer, readBack, USAGE } from './buffers.ts';
+import { gapThresholds, TWO53 } from '../../data/gaps.ts';
 
 /**
  * Online batches of the paper's sparse points drawn on the device, bit for bit as data/generate.ts
@@ -62,45 +63,11 @@ export const pointsSource = `${SOFTF64_WGSL}\n${POINTS_WGSL}`;
 
 const { STORAGE, UNIFORM, COPY_SRC, COPY_DST } = USAGE;
 
-const TWO53 = 2 ** 53;
 const TWO26 = 2 ** 26;
 /** Draws per thread of the draw dispatch. */
 const SEG_LEN = 32;
 /** Attempts of a level of the parallel parse's chain per attempt of the level below. */
 const CHAIN_RADIX = 8;
-
-/** The CPU's gap for uniformPositive() = U / 2^53, by the very expression of generate.ts. */
-export function gapOf(U: number, sparsity: number): number {
-  return Math.floor(Math.log(U / TWO53) / Math.log(sparsity));
-}
-
-/**
- * U_k for k = 1..n: the largest integer U in [1, 2^53] with gapOf(U) >= k, or 0 if there is none.
- * gapOf is non-increasing in U, so gap >= k exactly when U <= U_k, and min(gap, n) is the number
- * of k with U <= U_k. Each U_k is checked at its boundary: gapOf(U_k) >= k > gapOf(U_k + 1).
- */
-export function gapThresholds(n: number, sparsity: number): Float64Array {
-  if (!(sparsity > 0 && sparsity < 1)) throw new RangeError(`gap thresholds need 0 < S < 1, not ${sparsity}`);
-  const out = new Float64Array(n);
-  let hiBound = TWO53 - 1; // gapOf(2^53) = 0 < k, so U_k < 2^53
-  for (let k = 1; k <= n; k++) {
-    if (gapOf(1, sparsity) < k) break; // no U reaches gap k: U_k (and all after) = 0
-    // largest U in [1, hiBound] with gapOf(U) >= k; gapOf(1) >= k
-    let lo = 1;
-    let hi = hiBound;
-    while (lo < hi) {
-      const mid = lo + Math.ceil((hi - lo) / 2);
-      if (gapOf(mid, sparsity) >= k) lo = mid;
-      else hi = mid - 1;
-    }
-    if (!(gapOf(lo, sparsity) >= k) || !(gapOf(lo + 1, sparsity) < k)) {
-      throw new Error(`gap thresholds: log(U / 2^53) / log(${sparsity}) is not monotone near U = ${lo} (k = ${k})`);
-    }
-    out[k - 1] = lo;
-    hiBound = lo;
-  }
-  return out;
-}
 
 /**
  * The device's table: for k = 1..n the threshold T_k = 2^53 - U_k on the draw X = 2^53 - U
