@@ -5,13 +5,14 @@ import { figureSources } from './layout.ts';
 import { MAIN_SWEEP, specHash, type ProfilePlan, type RunPlan } from './plan.ts';
 
 /**
- * The tables a figure can read, one row per: run (`runs`: its summary), feature vector (`features`),
+ * The tables a figure can read, one row per: run (`runs`: its summary), init of a run (`inits`: every init's
+ * losses and geometry, the chosen one marked), feature vector (`features`),
  * kept training example (`examples`), either of the two with its `kind` ('feature' or 'example': `vectors`),
  * regime of T (`regimes`: small data, middle, large data, as measured: pipeline/geometry/regimes.ts);
  * for runs with weight snapshots, one row per snapshot (`moments`: norms, dimensionalities, losses at
  * that step) and per vector at each snapshot (`momentVectors`: as `vectors`, with snapshot and step).
  */
-export const Table = z.enum(['runs', 'features', 'examples', 'vectors', 'regimes', 'moments', 'momentVectors']);
+export const Table = z.enum(['runs', 'inits', 'features', 'examples', 'vectors', 'regimes', 'moments', 'momentVectors']);
 export type Table = z.infer<typeof Table>;
 
 /**

@@ -33,13 +33,14 @@ export function datasetFiles(profile: string, id: string) {
 }
 export type DatasetFiles = ReturnType<typeof datasetFiles>;
 
-/** A training run: what training writes (weights, metrics, timing; a checkpoint while it runs) and what geometry writes. */
+/** A training run: what training writes (weights, every init's weights, metrics, timing; a checkpoint while it runs) and what geometry writes. */
 export function runFiles(profile: string, id: string) {
   const dir = `${profileDataDir(profile)}/runs/${id}`;
   const geometry = `${dir}/geometry`;
   return {
     dir,
     weights: `${dir}/weights.bin`,
+    inits: `${dir}/inits.bin`, // every init's final weights (weights.bin: the chosen one's)
     metrics: `${dir}/metrics.json`,
     timing: `${dir}/timing.json`,
     snapshots: `${dir}/snapshots.bin`, // only when the run keeps weight snapshots

@@ -10,6 +10,7 @@ export * from './container.ts';
 export * from './points.ts';
 export * from './weights.ts';
 export * from './snapshots.ts';
+export * from './inits.ts';
 export * from './checkpoint.ts';
 export * from './metrics.ts';
 export * from './timing.ts';

@@ -17,8 +17,8 @@ export const Metrics = z.strictObject({
   m: z.number().int().min(1),
   steps: z.number().int().min(1),
   chosenInit: z.number().int().min(0),
-  /** Each init's final training loss (in float64, from its final weights): the lowest is kept. */
-  inits: z.array(z.strictObject({ init: z.number().int().min(0), finalTrainLoss: z.number() })),
+  /** Each init's final training and test loss (in float64, from its final weights): the lowest training loss is kept. */
+  inits: z.array(z.strictObject({ init: z.number().int().min(0), finalTrainLoss: z.number(), testLoss: z.number() })),
   finalTrainLoss: z.number(),
   testLoss: z.number(),
   /** The chosen init's loss before the update of each sampled step, as the engine computed it (float32 for the fast engine). */

@@ -11,9 +11,9 @@ import type { figureOutputs } from '../config/layout.ts';
  *
  *   data      writes  datasets/<id>/: points.bin (contracts/points.ts), dataset.json
  *   train     reads   points.bin, the kernel's *.wasm (a fast-engine run)
- *             writes  weights.bin (weights.ts), metrics.json (metrics.ts), timing.json (timing.ts),
+ *             writes  weights.bin (weights.ts), inits.bin (inits.ts), metrics.json (metrics.ts), timing.json (timing.ts),
  *                     snapshots.bin (snapshots.ts; a run that keeps weight snapshots)
- *   geometry  reads   points.bin, weights.bin, metrics.json, snapshots.bin
+ *   geometry  reads   points.bin, weights.bin, inits.bin, metrics.json, snapshots.bin
  *             writes  geometry/: summary.json (summary.ts), features.json, examples.json, moments.json
  *   render    reads   geometry/*.json
  *             writes  <figure>.svg, .png, .provenance.json (provenance.ts), .frames/
@@ -47,7 +47,7 @@ export const STAGE_FILES: {
   render: StageFiles<FigureOutputs>;
 } = {
   data: { writes: (d) => [d.dir], reads: [] },
-  train: { writes: (r) => [r.weights, r.metrics, r.timing, r.snapshots], reads: [POINTS, KERNEL_WASM] },
-  geometry: { writes: (r) => [r.geometry.dir], reads: [POINTS, inRun(run.weights), inRun(run.metrics), inRun(run.snapshots)] },
+  train: { writes: (r) => [r.weights, r.inits, r.metrics, r.timing, r.snapshots], reads: [POINTS, KERNEL_WASM] },
+  geometry: { writes: (r) => [r.geometry.dir], reads: [POINTS, inRun(run.weights), inRun(run.inits), inRun(run.metrics), inRun(run.snapshots)] },
   render: { writes: (f) => [f.svg, f.png, f.provenance, f.frames], reads: [`${inRun(run.geometry.dir)}/*.json`] },
 };

@@ -16,6 +16,17 @@ export const GeometryStats = z.strictObject({
 });
 export type GeometryStats = z.infer<typeof GeometryStats>;
 
+/** One init of a run as trained: its losses (metrics.json) and the geometry of its final weights. */
+export const InitOutcome = z.strictObject({
+  init: z.number().int().min(0),
+  /** Whether it is the run's chosen init (the lowest final training loss), whose numbers the run's are. */
+  chosen: z.boolean(),
+  testLoss: z.number(),
+  finalTrainLoss: z.number(),
+  ...GeometryStats.shape,
+});
+export type InitOutcome = z.infer<typeof InitOutcome>;
+
 export const Summary = z.strictObject({
   run: z.string(),
   /** The training-set size; null for infinity. */
@@ -35,5 +46,7 @@ export const Summary = z.strictObject({
   /** The examples kept in examples.json, of the distinct examples the dimensionalities are taken over. */
   examplesInTable: z.number().int().min(0),
   examples: z.number().int().min(1),
+  /** Every init the run trained, the chosen one among them. */
+  inits: z.array(InitOutcome).min(1),
 });
 export type Summary = z.infer<typeof Summary>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Summary } from './summary.ts';
+import { InitOutcome, Summary } from './summary.ts';
 import { FeatureRow } from './features.ts';
 import { ExampleRow } from './examples.ts';
 import { MomentSummary, MomentVector } from './moments.ts';
@@ -36,9 +36,12 @@ export type RunFields = z.infer<typeof RunFields>;
 export const VectorKind = z.enum(['feature', 'example']);
 export type VectorKind = z.infer<typeof VectorKind>;
 
-/** A run's summary.json (its T, m, seed, sparsity and repeats replaced by the run's fields). */
-const RunsRow = z.strictObject({ ...Summary.shape, ...RunFields.shape });
+/** A run's summary.json (its T, m, seed, sparsity and repeats replaced by the run's fields; its inits are the `inits` table). */
+const RunsRow = z.strictObject({ ...Summary.omit({ inits: true }).shape, ...RunFields.shape });
 type RunsRow = z.infer<typeof RunsRow>;
+/** One init of a run (summary.json `inits`): every init of every dataset seed, each a draw of the setting. */
+const InitsRow = z.strictObject({ ...InitOutcome.shape, ...RunFields.shape });
+type InitsRow = z.infer<typeof InitsRow>;
 const FeaturesRow = z.strictObject({ ...FeatureRow.shape, ...RunFields.shape });
 type FeaturesRow = z.infer<typeof FeaturesRow>;
 const ExamplesRow = z.strictObject({ ...ExampleRow.shape, ...RunFields.shape });
@@ -67,6 +70,7 @@ export type RegimeRow = z.infer<typeof RegimeRow>;
 /** Each table's rows, by the name figure.json gives it (config/figures.ts Table). */
 export const FigureTables = z.strictObject({
   runs: z.array(RunsRow).optional(),
+  inits: z.array(InitsRow).optional(),
   features: z.array(FeaturesRow).optional(),
   examples: z.array(ExamplesRow).optional(),
   vectors: z.array(VectorsRow).optional(),

@@ -11,20 +11,30 @@ export interface Snapshot {
   params: Params;
 }
 
-/** The snapshots as two arrays, W (k x n x m, each feature-major) and b (k x n), and their steps. */
-export function packSnapshots(list: Snapshot[], n: number, m: number): { steps: number[]; W: Float64Array; b: Float64Array } {
+/** Several weights of one shape as two arrays, W (k x n x m, each feature-major) and b (k x n): snapshots.bin's and inits.bin's layout. */
+export function stackParams(list: Params[], n: number, m: number): { W: Float64Array; b: Float64Array } {
   const W = new Float64Array(list.length * n * m);
   const b = new Float64Array(list.length * n);
-  list.forEach((s, k) => {
-    W.set(s.params.W, k * n * m);
-    b.set(s.params.b, k * n);
+  list.forEach((p, k) => {
+    W.set(p.W, k * n * m);
+    b.set(p.b, k * n);
   });
-  return { steps: list.map((s) => s.step), W, b };
+  return { W, b };
+}
+
+/** stackParams undone: `count` weights, or a FormatError naming `file` when the arrays do not hold that many. */
+export function unstackParams(count: number, W: Float64Array, b: Float64Array, n: number, m: number, file: string): Params[] {
+  if (W.length !== count * n * m || b.length !== count * n) throw new FormatError(file, 'corrupt: weight arrays disagree with the header shape');
+  return Array.from({ length: count }, (_, k) => ({ n, m, W: W.slice(k * n * m, (k + 1) * n * m), b: b.slice(k * n, (k + 1) * n) }));
+}
+
+/** The snapshots as two arrays, W (k x n x m, each feature-major) and b (k x n), and their steps. */
+export function packSnapshots(list: Snapshot[], n: number, m: number): { steps: number[]; W: Float64Array; b: Float64Array } {
+  return { steps: list.map((s) => s.step), ...stackParams(list.map((s) => s.params), n, m) };
 }
 
 export function unpackSnapshots(steps: number[], W: Float64Array, b: Float64Array, n: number, m: number, file: string): Snapshot[] {
-  if (W.length !== steps.length * n * m || b.length !== steps.length * n) throw new FormatError(file, 'corrupt: snapshot arrays disagree with the header shape');
-  return steps.map((step, k) => ({ step, params: { n, m, W: W.slice(k * n * m, (k + 1) * n * m), b: b.slice(k * n, (k + 1) * n) } }));
+  return unstackParams(steps.length, W, b, n, m, file).map((params, k) => ({ step: steps[k], params }));
 }
 
 /** `label`: the run, profile and init, or anything else to keep with them. */

@@ -47,7 +47,11 @@ const withKind = <R extends Row, K extends VectorKind>(rows: R[], kind: K) => ro
 
 /** Each table's rows for one run, before the run's fields are added (regimes are a table of the whole figure). */
 const tableRows = {
-  runs: (g, load) => [load.summary(g)],
+  runs: (g, load) => {
+    const { inits: _, ...run } = load.summary(g);
+    return [run];
+  },
+  inits: (g, load) => load.summary(g).inits,
   features: (g, load) => load.features(g),
   examples: (g, load) => load.examples(g),
   vectors: (g, load) => [...withKind(load.features(g), 'feature'), ...withKind(load.examples(g), 'example')],

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { readSparsePoints } from '../format/sparse.ts';
 import { readWeights } from '../format/weights.ts';
 import { readSnapshots } from '../format/snapshots.ts';
+import { readInits } from '../format/inits.ts';
 import { writeJsonAtomic } from '../files/json.ts';
 import { FormatError } from '../files/error.ts';
 import { generatePoints } from '../data/generate.ts';
@@ -36,11 +37,19 @@ export function runGeometryStage(args: StageArgs, log: (s: string) => void): voi
   const kept = run.spec.geometry.maxExamplesPerRun;
   const final = geometryOf(p, examples, distinct, kept);
   const repeated = run.repeats > 1 ? { repeats: run.repeats, repeatedExampleDimensionality: final.exampleDim[0] } : {};
+  // Every init's numbers: the chosen one's are the run's; the others' geometry is taken as the chosen one's.
+  const all = readInits(files.inits);
+  if (all.chosen !== metrics.chosenInit || all.inits.length !== metrics.inits.length)
+    throw new FormatError(files.inits, `holds ${all.inits.length} inits with init ${all.chosen} chosen, but ${files.metrics} says ${metrics.inits.length} with init ${metrics.chosenInit}; train run ${run.id} again`);
+  const inits = metrics.inits.map((r, i) => ({
+    init: r.init, chosen: i === all.chosen, testLoss: r.testLoss, finalTrainLoss: r.finalTrainLoss,
+    ...(i === all.chosen ? final.stats : geometryOf(all.inits[i], examples, distinct, 0).stats),
+  }));
   const summary: Summary = {
     run: run.id, T: run.T === 'infinity' ? null : run.T, m, datasetSeed: run.datasetSeed, n, sparsity, engine: `${metrics.engine.name} ${metrics.engine.version}`,
     testLoss: metrics.testLoss, finalTrainLoss: metrics.finalTrainLoss,
     ...final.stats, ...repeated,
-    examplesInTable: final.examples.length, examples: distinct,
+    examplesInTable: final.examples.length, examples: distinct, inits,
   };
   writeJsonAtomic(files.geometry.features, final.features satisfies Features);
   writeJsonAtomic(files.geometry.examples, final.examples.map((e) => (run.repeats > 1 ? { ...e, repeated: e.example === 0 } : e)) satisfies Examples);

@@ -27,6 +27,8 @@ type RunMetrics = Metrics;
 
 interface TrainResult {
   params: Params;
+  /** Every init's final weights (params is the chosen one's). */
+  finals: Params[];
   /** The chosen init's weights at `weightSnapshots` evenly spaced steps (none when it is 0). */
   snapshots: Snapshot[];
   metrics: RunMetrics;
@@ -109,11 +111,12 @@ export async function trainRun(
       const finalTrainLoss = loss(params, selection);
       if (!Number.isFinite(finalTrainLoss)) throw new DivergenceError(run.id, init, tc.steps, finalTrainLoss, true);
       if (chosen.length === 0 || finalTrainLoss < chosen[1]) chosen.splice(0, 2, init, finalTrainLoss);
-      return { init, finalTrainLoss };
+      return { init, finalTrainLoss, testLoss: loss(params, test) };
     });
     const best = chosen[0];
     return {
       params: finals[best],
+      finals,
       snapshots: snapshots[best],
       metrics: {
         run: run.id,
@@ -124,7 +127,7 @@ export async function trainRun(
         chosenInit: best,
         inits: results,
         finalTrainLoss: results[best].finalTrainLoss,
-        testLoss: loss(finals[best], test),
+        testLoss: results[best].testLoss,
         lossCurve: curves[best],
       },
       wallTimeSeconds: Math.round((performance.now() - started) / 10) / 100,

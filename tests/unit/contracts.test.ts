@@ -213,7 +213,7 @@ describe('the contracts accept what the pipeline writes', () => {
     // A name read under a dependency's output matches a file that dependency writes.
     const glob = (name: string) => new RegExp(`(^|/)${name.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`);
     const matches = (name: string, files: string[]) => files.some((f) => glob(name).test(f));
-    const trained = [snapshotsRun.files.weights, snapshotsRun.files.metrics, snapshotsRun.files.snapshots];
+    const trained = [snapshotsRun.files.weights, snapshotsRun.files.inits, snapshotsRun.files.metrics, snapshotsRun.files.snapshots];
     for (const name of STAGE_FILES.geometry.reads) expect(matches(name, [plan.datasets[0].files.points, ...trained]), name).toBe(true);
     expect(STAGE_FILES.geometry.reads.some((n) => n.includes('timing')), 'never timing.json').toBe(false);
     for (const name of STAGE_FILES.render.reads) expect(matches(name, Object.values(snapshotsRun.files.geometry).filter((f) => f.endsWith('.json'))), name).toBe(true);

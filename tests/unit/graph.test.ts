@@ -83,7 +83,7 @@ describe('buildGraph', () => {
 
   it('lets a task read only the deterministic outputs of the tasks before it (never timing.json): early cutoff', () => {
     expect(upstreamGlobs(target('base-run-T3-m2-s0', 'train'))).toEqual(['**/points.bin', '**/*.wasm']);
-    expect(upstreamGlobs(target('base-run-T3-m2-s0', 'geometry'))).toEqual(['**/points.bin', '**/weights.bin', '**/metrics.json', '**/snapshots.bin']);
+    expect(upstreamGlobs(target('base-run-T3-m2-s0', 'geometry'))).toEqual(['**/points.bin', '**/weights.bin', '**/inits.bin', '**/metrics.json', '**/snapshots.bin']);
     expect(upstreamGlobs(target('base-figure-small-datasets', 'render'))).toEqual(['**/geometry/*.json']);
     expect(target('base-run-T3-m2-s0', 'train').outputs).toContain('{workspaceRoot}/data/base/runs/T3-m2-s0/timing.json');
   });

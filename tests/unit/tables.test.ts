@@ -24,7 +24,7 @@ const profile = Profile.parse({
   runOverrides: [],
   geometry: { maxExamplesPerRun: 10 },
   execution: { checkpointEverySteps: 10, workers: 1 },
-  figures: ['every-table', 'some-sizes', 'no-geometry', 'moments', 'every-m'],
+  figures: ['every-table', 'some-sizes', 'no-geometry', 'moments', 'every-m', 'every-init'],
 });
 const plan = planProfile('tables', profile);
 
@@ -34,6 +34,7 @@ const figures: Record<string, FigureFile> = {
   'no-geometry': { title: 'm = 4', description: 'runs whose geometry was never built', sweep: 'main', m: 4, sizes: [5], tables: ['vectors'] },
   moments: { title: 'moments', description: 'the geometry at snapshots', sweep: 'main', m: 2, sizes: [5], tables: ['moments', 'momentVectors'] },
   'every-m': { title: 'T x m', description: 'runs of every m', sweep: 'main', m: 'all', sizes: [2000], tables: ['runs'] },
+  'every-init': { title: 'inits', description: 'every init of every run', sweep: 'main', m: 2, sizes: [5, 1500], tables: ['runs', 'inits'] },
 };
 
 /** A run's geometry, with values that say which run they come from (its index in the plan); complete, as its contracts (pipeline/contracts/) want. */
@@ -46,6 +47,10 @@ function geometryOf(r: RunPlan) {
     summary: {
       run: r.id, T: r.T === 'infinity' ? null : r.T, m: r.m, datasetSeed: r.datasetSeed, n: 3, sparsity: 0.5, engine: 'reference 1',
       testLoss: 1 + i / 100, finalTrainLoss: 1, ...stats, examplesInTable: 2, examples: 2,
+      inits: [
+        { init: 0, chosen: false, testLoss: 50 + i, finalTrainLoss: 2, ...stats, normW: 100 + i },
+        { init: 1, chosen: true, testLoss: 1 + i / 100, finalTrainLoss: 1, ...stats },
+      ],
     },
     stats,
   };
@@ -123,10 +128,22 @@ describe('gatherTables', () => {
     const r = plan.runs.find((r) => r.id === 'T1500-m2-s1')!;
     const g = geometryOf(r);
     const ofRun = (rows: Row[]) => rows.filter((row) => row.run === r.id);
-    expect(ofRun(tables.runs)).toEqual([{ ...g.summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1, sparsity: 0.5, weightDecay: 0, steps: 10, peakLearningRate: 0.001, repeats: 1 }]);
+    const { inits: _, ...summary } = g.summary;
+    expect(ofRun(tables.runs)).toEqual([{ ...summary, T: 1500, Tx: 1500, Tlabel: '1500', m: 2, datasetSeed: 1, sparsity: 0.5, weightDecay: 0, steps: 10, peakLearningRate: 0.001, repeats: 1 }]);
     expect(ofRun(tables.features).map(({ feature, x, y, norm, dimensionality }) => ({ feature, x, y, norm, dimensionality }))).toEqual(g.features);
     expect(ofRun(tables.examples).map(({ example, x, y, norm, dimensionality }) => ({ example, x, y, norm, dimensionality }))).toEqual(g.examples);
     expect(ofRun(tables.features).every((row) => !('kind' in row))).toBe(true);
+  });
+
+  it('gives `inits` one row per init of every run, its own numbers with the run\'s fields, the chosen one marked; `runs` keeps no list of them', () => {
+    const tables = gather('every-init');
+    expect(tables.inits.map((row) => [row.run, row.init, row.chosen])).toEqual(
+      ['T5-m2-s0', 'T5-m2-s1', 'T1500-m2-s0', 'T1500-m2-s1'].flatMap((run) => [[run, 0, false], [run, 1, true]]),
+    );
+    const r = plan.runs.find((r) => r.id === 'T1500-m2-s1')!;
+    const i = plan.runs.indexOf(r);
+    expect(tables.inits.filter((row) => row.run === r.id)[0]).toMatchObject({ testLoss: 50 + i, normW: 100 + i, T: 1500, datasetSeed: 1, Tlabel: '1500' });
+    expect(tables.runs.every((row) => !('inits' in row))).toBe(true);
   });
 
   it("places infinity 4x right of the largest finite T among the figure's runs, not the profile's", () => {
