@@ -63,7 +63,8 @@ describe("the project's figures", () => {
       expect(figureParts(name, loadFigure(name, ROOT), ROOT)).toContain('figures/_shared/sweep-bump.vl.json');
     }
     const wd = figureSpec('weight-decay', loadFigure('weight-decay', ROOT), ROOT).spec as any;
-    expect(wd.transform[1].groupby).toEqual(['T', 'Tx', 'weightDecay']);
+    expect(wd.layer[1].layer[1].transform[1].groupby).toEqual(['T', 'Tx', 'weightDecay']);
+    expect(wd.layer[1].layer[1].transform[1].aggregate[0].op).toBe('median');
     expect(wd.layer[1].encoding.color).toMatchObject({ sort: { field: 'weightDecay', op: 'min' }, title: 'weight decay' });
     expect(wd.layer[1].encoding.x).toEqual(JSON.parse(readFileSync(join(ROOT, 'figures/_shared/t-axis.vl.json'), 'utf8')));
   });
@@ -71,7 +72,7 @@ describe("the project's figures", () => {
   it('double-descent and norms share their T axes, the T = ∞ column and the strip of vector panels', () => {
     const dd = figureParts('double-descent', loadFigure('double-descent', ROOT), ROOT);
     const norms = figureParts('norms', loadFigure('norms', ROOT), ROOT);
-    for (const p of ['over-t', 'seeds-and-mean', 'seeds-and-mean-at-infinity', 't-axis', 'infinity-axis', 'vector-strip', 'kind-colour'])
+    for (const p of ['over-t', 'draws-and-median', 'draws-and-median-at-infinity', 't-axis', 'infinity-axis', 'vector-strip', 'kind-colour'])
       for (const used of [dd, norms]) expect(used).toContain(`figures/_shared/${p}.vl.json`);
     expect(dd).toContain('figures/_shared/regime-bands.vl.json');
     expect(norms).not.toContain('figures/_shared/regime-bands.vl.json');
