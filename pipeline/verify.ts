@@ -6,6 +6,7 @@ import { readContract } from './contracts/read.ts';
 import { Summary as SummaryFile } from './contracts/summary.ts';
 import { Features } from './contracts/features.ts';
 import { Examples } from './contracts/examples.ts';
+import { median } from './geometry/median.ts';
 
 /**
  * The paper's claims, checked with numbers on a built profile's tables (data/<profile>/runs/*\/geometry),
@@ -13,8 +14,8 @@ import { Examples } from './contracts/examples.ts';
  * whether it passes. Claims about runs the profile does not have (another m, a sweep) are not checked.
  */
 
-/** What the claims read of a run's summary.json (contracts/summary.ts). */
-type Summary = Pick<SummaryFile, 'T' | 'm' | 'datasetSeed' | 'testLoss' | 'normW'>;
+/** What the claims read of a run's summary.json (contracts/summary.ts): the kept init's numbers, and every init's (absent: the kept one alone). */
+type Summary = Pick<SummaryFile, 'T' | 'm' | 'datasetSeed' | 'testLoss' | 'normW'> & { inits?: Pick<SummaryFile['inits'][number], 'testLoss' | 'normW'>[] };
 
 /** What verify reads of one run. */
 export interface RunTables extends RunDimensionalities {
@@ -24,9 +25,14 @@ export interface RunTables extends RunDimensionalities {
 
 export interface Claim {
   claim: string;
+  /** Measured on the medians over dataset seeds (each seed's kept init) at each T. */
   measured: string;
   expected: string;
   pass: boolean | null; // null: not checked
+  /** What the draws (every init of every seed) at the T the claim turns on show, where one draw could say otherwise. */
+  draws?: string;
+  /** Whether the claim's inequality fails for some of those draws (while it may hold on the medians). */
+  failsForSomeDraws?: boolean;
 }
 
 const fmt = (x: number, digits = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toPrecision(4) : x.toPrecision(digits));
@@ -36,9 +42,11 @@ const Tname = (T: number | 'infinity') => (T === 'infinity' ? '∞' : String(T))
 export function checkClaims(runs: RunTables[]): Claim[] {
   const { sizes, lastMemorised, firstFeatures } = findRegimes(runs);
   const at = (T: number | 'infinity') => runs.filter((r) => r.T === T);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const testLoss = (T: number | 'infinity') => mean(at(T).map((r) => r.summary.testLoss));
-  const normW = (T: number | 'infinity') => mean(at(T).map((r) => r.summary.normW));
+  // The statistic at each T: the median over dataset seeds of each seed's kept init; the draws: every init of every seed.
+  const testLoss = (T: number | 'infinity') => median(at(T).map((r) => r.summary.testLoss));
+  const normW = (T: number | 'infinity') => median(at(T).map((r) => r.summary.normW));
+  const draws = (T: number | 'infinity') => at(T).flatMap((r) => r.summary.inits ?? [r.summary]);
+  const range = (xs: number[]) => (xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`);
   const finite = sizes.filter((T): T is number => T !== 'infinity');
   const largest: number | 'infinity' = sizes[sizes.length - 1];
 
@@ -61,21 +69,29 @@ export function checkClaims(runs: RunTables[]): Claim[] {
   });
   const peakT = finite.reduce((a, b) => (testLoss(b) > testLoss(a) ? b : a));
   const firstFeaturesNum = firstFeatures === undefined ? Infinity : firstFeatures === 'infinity' ? Infinity : firstFeatures;
+  const ends = Math.max(testLoss(finite[0]), testLoss(largest)) + 1e-3;
+  const peakDraws = draws(peakT).map((d) => d.testLoss);
+  const above = peakDraws.filter((l) => l > ends).length;
   claims.push({
     claim: 'Test loss rises to a peak before the features are learned, above both the small- and the large-data loss (double descent)',
     measured: `peak ${fmt(testLoss(peakT))} at T = ${peakT}; features learned from T = ${firstFeatures === undefined ? 'never' : Tname(firstFeatures)}; ${fmt(testLoss(largest), 4)} at T = ${Tname(largest)}`,
     expected: 'peak between the smallest T and the first feature-learning T, 0.001 above the losses at both ends',
     pass: firstFeatures !== undefined && peakT > finite[0] && peakT < firstFeaturesNum
       && testLoss(peakT) > testLoss(finite[0]) + 1e-3 && testLoss(peakT) > testLoss(largest) + 1e-3,
+    draws: `T = ${peakT}: ${above} of ${peakDraws.length} draws 0.001 above both ends (test loss ${range(peakDraws)})`,
+    failsForSomeDraws: above < peakDraws.length,
   });
   const memorisedSizes = finite.filter((T) => T <= lastMemorised);
   const maxNorm = Math.max(...finite.map(normW));
+  const maxNormT = finite.find((T) => normW(T) === maxNorm)!;
   const rise = memorisedSizes.length ? Math.max(...memorisedSizes.map(normW)) / normW(finite[0]) : 0;
   claims.push({
     claim: '‖W‖ grows while the model memorises and collapses once features are learned',
     measured: `×${fmt(rise)} from T = ${finite[0]} to its memorising maximum; ‖W‖(${Tname(largest)}) / max = ${fmt(normW(largest) / maxNorm)}`,
     expected: 'grows ≥ ×5; falls to ≤ 0.2 of its maximum',
     pass: rise >= 5 && normW(largest) / maxNorm <= 0.2,
+    draws: `‖W‖ at T = ${maxNormT}, its largest median: ${range(draws(maxNormT).map((d) => d.normW))} over ${draws(maxNormT).length} draws`,
+    failsForSomeDraws: draws(maxNormT).some((d) => normW(largest) / d.normW > 0.2),
   });
   claims.push({
     claim: `‖W‖ of the learned pentagon (T = ${Tname(largest)}) is about the paper's 2.2`,
@@ -101,18 +117,27 @@ export interface SweepRun {
   steps: number;
   testLoss: number;
   maxFeatureDimensionality: number;
+  /** Every init's test loss (absent: the kept init's alone). */
+  draws?: number[];
 }
 
 /**
  * The bump of a test-loss curve over finite T: how far its peak rises above the higher of its two ends
- * (the smallest and the largest T), 0 when it does not. Mean over dataset seeds at each T.
+ * (the smallest and the largest T), 0 when it does not. Median over dataset seeds at each T; `draws`:
+ * the same height for every draw (every init of every seed) at the peak's T, against the same ends.
  */
-export function bump(runs: SweepRun[]): { bump: number; peakT: number } {
+export function bump(runs: SweepRun[]): { bump: number; peakT: number; draws: number[] } {
   const finite = [...new Set(runs.map((r) => r.T).filter((T): T is number => T !== 'infinity'))].sort((a, b) => a - b);
-  const L = (T: number) => { const xs = runs.filter((r) => r.T === T).map((r) => r.testLoss); return xs.reduce((a, b) => a + b, 0) / xs.length; };
+  const L = (T: number) => median(runs.filter((r) => r.T === T).map((r) => r.testLoss));
   const peakT = finite.reduce((a, b) => (L(b) > L(a) ? b : a));
-  return { bump: Math.max(0, L(peakT) - Math.max(L(finite[0]), L(finite[finite.length - 1]))), peakT };
+  const ends = Math.max(L(finite[0]), L(finite[finite.length - 1]));
+  const draws = runs.filter((r) => r.T === peakT).flatMap((r) => r.draws ?? [r.testLoss]).map((l) => Math.max(0, l - ends));
+  return { bump: Math.max(0, L(peakT) - ends), peakT, draws };
 }
+
+/** The range of the draws' bumps at each value's peak, as a claim's `draws` says it. */
+const drawsText = (b: { v: number; peakT: number; draws: number[] }[], name: (v: number) => string) =>
+  b.map((x) => `${name(x.v)}: ${x.draws.length === 1 ? fmt(x.draws[0]) : `${fmt(Math.min(...x.draws))}–${fmt(Math.max(...x.draws))}`} at T = ${x.peakT} (${x.draws.length} draw${x.draws.length === 1 ? '' : 's'})`).join('; ');
 
 const byValue = (runs: SweepRun[], field: 'weightDecay' | 'steps') =>
   [...new Set(runs.map((r) => r[field]))].sort((a, b) => a - b).map((v) => ({ v, ...bump(runs.filter((r) => r[field] === v)) }));
@@ -129,6 +154,8 @@ export function weightDecayClaim(runs: SweepRun[], m: number): Claim {
     measured: b.map((x) => `wd ${x.v}: ${fmt(x.bump)}${x.bump > 0 ? ` at T = ${x.peakT}` : ''}`).join('; '),
     expected: `bump (peak − higher end) non-increasing in weight decay (10% + 1e-3 noise allowed); ≤ 0.01 at ${last.v}`,
     pass: b.length >= 2 && b.every((x, i) => i === 0 || noLarger(x.bump, b[i - 1].bump)) && last.bump <= 0.01 && b[0].bump > last.bump,
+    draws: `bump of each draw at its value's peak: ${drawsText(b, (v) => `wd ${v}`)}`,
+    failsForSomeDraws: last.draws.some((d) => d > 0.01),
   };
 }
 
@@ -140,6 +167,9 @@ export function stepsClaim(runs: SweepRun[], m: number): Claim {
     measured: b.map((x) => `${x.v.toLocaleString('en-US')} steps: ${fmt(x.bump)}${x.bump > 0 ? ` at T = ${x.peakT}` : ''}`).join('; '),
     expected: 'bump non-decreasing in steps (10% + 1e-3 noise allowed), and larger at the most steps than at the fewest',
     pass: b.length >= 2 && b.every((x, i) => i === 0 || noLarger(b[i - 1].bump, x.bump)) && b[b.length - 1].bump > b[0].bump,
+    draws: `bump of each draw at its value's peak: ${drawsText(b, (v) => `${v.toLocaleString('en-US')} steps`)}`,
+    // the fewest steps' largest draw above the most steps' smallest: some pairs of draws go the other way
+    failsForSomeDraws: Math.max(...b[0].draws) > Math.min(...b[b.length - 1].draws),
   };
 }
 
@@ -185,8 +215,16 @@ export function sweepClaims(plan: ProfilePlan, profile: Profile, read: (r: RunPl
   const sweeps = Object.entries(profile.sweeps);
   for (const [field, make, what] of [['weightDecay', weightDecayClaim, 'weight-decay'], ['steps', stepsClaim, 'training-steps']] as const) {
     const found = sweeps.filter(([, g]) => g.vary?.field === field);
+    const seeds = seedSweeps(profile).flatMap((name) => plan.sweeps[name]);
     for (const [name] of found)
-      for (const m of [...new Set(plan.sweeps[name].map((r) => r.m))]) claims.push(make(plan.sweeps[name].filter((r) => r.m === m).map(read), m));
+      for (const m of [...new Set(plan.sweeps[name].map((r) => r.m))]) {
+        // the sweep's runs, and the seed sweeps' runs of its m that fall on one of its curves (same T grid value and setting)
+        const own = plan.sweeps[name].filter((r) => r.m === m);
+        const values = new Set(own.map((r) => r.spec.training[field]));
+        const sizes = new Set(own.map((r) => r.T));
+        const extra = seeds.filter((r) => r.m === m && values.has(r.spec.training[field]) && sizes.has(r.T) && !own.some((o) => o.id === r.id));
+        claims.push(make([...own, ...extra].map(read), m));
+      }
     if (!found.length) claims.push({ claim: `larger ${field === 'steps' ? 'numbers of steps' : 'weight decay'}: the bump's trend`, measured: `needs a ${what} sweep (vary.field ${field})`, expected: '', pass: null });
   }
   const sparse = sweeps.filter(([, g]) => g.sparsities);
@@ -202,7 +240,10 @@ export function sweepClaims(plan: ProfilePlan, profile: Profile, read: (r: RunPl
 /** What the sweep claims read of a built run: its spec and its geometry summary. */
 export function readSweepRun(r: RunPlan): SweepRun {
   const s = readContract(r.files.geometry.summary, SummaryFile);
-  return { T: r.T, m: r.m, sparsity: r.spec.sparsity, weightDecay: r.spec.training.weightDecay, steps: r.spec.training.steps, testLoss: s.testLoss, maxFeatureDimensionality: s.maxFeatureDimensionality };
+  return {
+    T: r.T, m: r.m, sparsity: r.spec.sparsity, weightDecay: r.spec.training.weightDecay, steps: r.spec.training.steps,
+    testLoss: s.testLoss, maxFeatureDimensionality: s.maxFeatureDimensionality, draws: s.inits.map((i) => i.testLoss),
+  };
 }
 
 /** The tables verify reads for `runs`, from their geometry folders. */
@@ -218,6 +259,18 @@ export function readRunTables(runs: RunPlan[]): RunTables[] {
 }
 
 export function formatClaims(claims: Claim[]): string {
-  const rows = claims.map((c) => `| ${c.claim} | ${c.measured} | ${c.expected} | ${c.pass === null ? 'not checked' : c.pass ? 'pass' : 'FAIL'} |`);
-  return ['| claim | measured | expected | pass |', '|---|---|---|---|', ...rows].join('\n');
+  const rows = claims.map((c) => `| ${c.claim} | ${c.measured} | ${c.expected} | ${c.pass === null ? 'not checked' : c.pass ? 'pass' : 'FAIL'} | ${c.draws ? `${c.draws}${c.pass && c.failsForSomeDraws ? ' — **not every draw**' : ''}` : '—'} |`);
+  return ['| claim | measured (medians over seeds) | expected | pass | draws (every init of every seed) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The claims that hold on the medians but not for some draws: named after the table. */
+export const someDrawsDisagree = (claims: Claim[]) => claims.filter((c) => c.pass === true && c.failsForSomeDraws);
+
+/**
+ * The sweeps that only add dataset seeds to another grid (a `datasetSeeds` list, sizes and hidden sizes,
+ * nothing that changes training): their runs join the claims of the grid whose runs they repeat.
+ */
+export function seedSweeps(profile: Profile): string[] {
+  const only = new Set(['description', 'datasetSizes', 'hiddenDims', 'datasetSeeds']);
+  return Object.entries(profile.sweeps).filter(([, g]) => g.datasetSeeds && Object.keys(g).every((k) => only.has(k))).map(([name]) => name);
 }

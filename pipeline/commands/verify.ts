@@ -1,7 +1,7 @@
 import { MAIN_SWEEP } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
 import { FormatError } from '../files/error.ts';
-import { checkClaims, formatClaims, readRunTables, readSweepRun, sweepClaims, type Claim } from '../verify.ts';
+import { checkClaims, formatClaims, readRunTables, readSweepRun, seedSweeps, someDrawsDisagree, sweepClaims, type Claim } from '../verify.ts';
 import { profileArgs, runCommand, type Output } from './run.ts';
 
 /**
@@ -13,9 +13,14 @@ export function main(argv: string[], io: Output): number {
   const { name, profile, plan } = profileArgs(argv);
   const claims: Claim[] = [];
   try {
+    // The main grid and the sweeps that only add dataset seeds to it.
+    const seeds = seedSweeps(profile);
+    const grid = new Map([MAIN_SWEEP, ...seeds].flatMap((s) => plan.sweeps[s]).map((r) => [r.id, r]));
     for (const m of profile.model.hiddenDims) {
-      const runs = plan.sweeps[MAIN_SWEEP].filter((r) => r.m === m);
-      io.stdout(`profile ${name}, m = ${m}: ${runs.length} runs\n`);
+      const runs = [...grid.values()].filter((r) => r.m === m && r.spec.sparsity === profile.data.sparsity);
+      const seedsOf = [...new Set(runs.map((r) => r.datasetSeed))];
+      const added = seeds.filter((s) => plan.sweeps[s].some((r) => r.m === m));
+      io.stdout(`profile ${name}, m = ${m}: ${runs.length} runs, dataset seeds ${seedsOf.join(', ')}${added.length ? ` (the main grid and ${added.join(', ')})` : ''}\n`);
       claims.push(...checkClaims(readRunTables(runs)));
     }
     claims.push(...sweepClaims(plan, profile, readSweepRun));
@@ -28,6 +33,8 @@ export function main(argv: string[], io: Output): number {
   const failed = claims.filter((c) => c.pass === false).length;
   const unchecked = claims.filter((c) => c.pass === null).length;
   io.stdout(`${claims.length - failed - unchecked} passed, ${failed} failed, ${unchecked} not checked\n`);
+  const split = someDrawsDisagree(claims);
+  if (split.length) io.stdout(`holds on the medians, not for every draw: ${split.map((c) => `"${c.claim}" (${c.draws})`).join('; ')}\n`);
   return failed ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bump, checkClaims, sparsityClaim, stepsClaim, weightDecayClaim, type RunTables, type SweepRun } from '../../pipeline/verify.ts';
+import { bump, checkClaims, seedSweeps, someDrawsDisagree, sparsityClaim, stepsClaim, weightDecayClaim, type RunTables, type SweepRun } from '../../pipeline/verify.ts';
 
 /** A profile's tables shaped as the paper describes: T-gons, then a peak, then a pentagon. */
 const SIZES: (number | 'infinity')[] = [3, 5, 10, 30, 100, 300, 1000, 'infinity'];
@@ -56,6 +56,28 @@ describe('verify: the paper\'s claims checked on a profile\'s tables', () => {
     expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.summary.normW = 5; }))[4]).toBe(false);
   });
 
+  it('checks the median over dataset seeds, not the mean: one wild seed neither makes nor breaks a claim', () => {
+    // Three seeds; at T = 1000 one seed's test loss is 500 (a mean of 167 would make T = 1000 the peak, after features are learned).
+    const seeds = [0, 1, 2].flatMap((seed) => paperLike((T, r) => {
+      r.datasetSeed = seed;
+      if (T === 1000 && seed === 2) r.summary.testLoss = 500;
+    }));
+    const claims = checkClaims(seeds);
+    expect(claims[2]).toMatchObject({ pass: true });
+    expect(claims[2].measured).toContain('peak 40.00 at T = 300');
+  });
+
+  it('names a claim that holds on the medians but not for every draw (every init of every seed at the T it turns on)', () => {
+    const runs = paperLike((T, r) => {
+      if (T === 300) r.summary.inits = [{ testLoss: 40, normW: 60 }, { testLoss: 0.98, normW: 60 }, { testLoss: 120, normW: 60 }];
+    });
+    const dd = checkClaims(runs)[2];
+    expect(dd).toMatchObject({ pass: true, failsForSomeDraws: true, draws: 'T = 300: 2 of 3 draws 0.001 above both ends (test loss 0.980–120)' });
+    expect(someDrawsDisagree(checkClaims(runs)).map((c) => c.claim)).toEqual([dd.claim]);
+    expect(checkClaims(paperLike())[2]).toMatchObject({ failsForSomeDraws: false, draws: 'T = 300: 1 of 1 draws 0.001 above both ends (test loss 40.00)' });
+    expect(someDrawsDisagree(checkClaims(paperLike()))).toEqual([]);
+  });
+
   it('fails when the learned model is no better than the all-zero prediction', () => {
     expect(verdicts(paperLike((T, r) => { if (T === 'infinity') r.summary.testLoss = 1.0001; }))[5]).toBe(false);
   });
@@ -98,5 +120,29 @@ describe('the sweep claims', () => {
     expect(sparsityClaim([...sparsity(0.9, 3000), ...sparsity(0.97, 3000), ...sparsity(0.99, 3000)]).pass).toBe(false);
     expect(sparsityClaim([...sparsity(0.9, 100), ...sparsity(0.99, 1000)]).pass).toBe(false);
     expect(sparsityClaim([...sparsity(0.9, 100), ...sparsity(0.97, 300), ...sparsity(0.99, 1e9)]).measured).toContain('S 0.99: never');
+  });
+});
+
+describe('draws in the sweep claims, and which sweeps add seeds', () => {
+  const run = (T: number, wd: number, testLoss: number, draws?: number[]): SweepRun => ({ T, m: 4, sparsity: 0.99, weightDecay: wd, steps: 50_000, testLoss, maxFeatureDimensionality: 0, draws });
+  it('weight decay 1.0 removes the bump on the median, but one draw keeps one: named', () => {
+    const runs = [
+      run(3, 0, 1), run(300, 0, 1.5), run(3000, 0, 0.99),
+      run(3, 1, 1), run(300, 1, 1.001, [1.001, 1.2]), run(300, 1, 1.0, [1.0]), run(300, 1, 1.002, [1.002]), run(3000, 1, 0.99),
+    ];
+    const c = weightDecayClaim(runs, 4);
+    expect(c).toMatchObject({ pass: true, failsForSomeDraws: true });
+    expect(c.draws).toContain('wd 1: 0.00–0.200 at T = 300 (4 draws)');
+    expect(bump(runs.filter((r) => r.weightDecay === 1)).bump).toBeCloseTo(0.001, 12); // the median of 1.001, 1.0, 1.002
+  });
+
+  it('seedSweeps: the sweeps that only add dataset seeds (sizes, hidden sizes, seeds), not those that change training', () => {
+    const profile = { sweeps: {
+      seeds: { description: 'x', datasetSizes: [3], datasetSeeds: [1, 2] },
+      'seeds-m4': { datasetSizes: [100], hiddenDims: [4], datasetSeeds: [1] },
+      heatmap: { datasetSizes: [3], hiddenDims: [1, 2] },
+      longer: { datasetSizes: [3], datasetSeeds: [1], training: { steps: 10 } },
+    } } as unknown as Parameters<typeof seedSweeps>[0];
+    expect(seedSweeps(profile)).toEqual(['seeds', 'seeds-m4']);
   });
 });
