@@ -1,7 +1,8 @@
 import { MAIN_SWEEP } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
 import { FormatError } from '../files/error.ts';
-import { checkClaims, formatClaims, readRunTables, readSweepRun, seedSweeps, someDrawsDisagree, sweepClaims, type Claim } from '../verify.ts';
+import { checkClaims, formatClaims, movieClaim, readMovie, readRunTables, readSweepRun, seedSweeps, someDrawsDisagree, sweepClaims, type Claim } from '../verify.ts';
+import { planFigure } from '../config/figures.ts';
 import { profileArgs, runCommand, type Output } from './run.ts';
 
 /**
@@ -24,6 +25,10 @@ export function main(argv: string[], io: Output): number {
       claims.push(...checkClaims(readRunTables(runs)));
     }
     claims.push(...sweepClaims(plan, profile, readSweepRun));
+    if (profile.figures.includes('training-dynamics')) {
+      const searched = profile.figures.includes('movie-search') ? planFigure(plan, 'movie-search').runs.map(readMovie) : [];
+      claims.push(movieClaim(planFigure(plan, 'training-dynamics').runs.map(readMovie), searched));
+    }
   } catch (e) {
     // A table missing or unreadable: the profile is not built (or not all of it).
     if (e instanceof FormatError) throw new UserError(`${e.message}; build the profile first (npm run build -- <profile>)`);
