@@ -23,7 +23,11 @@ export const FigureFile = z.strictObject({
   /** Said here only: the render step makes it the spec's title text (the spec's `title` gives the subtitle), and the gallery's heading. */
   title: z.string(),
   description: z.string(),
-  /** The grid(s) of runs it draws: the profile's own (main) and/or some of its `sweeps` (a run two of them share counts once). */
+  /**
+   * The grid(s) of runs it draws: the profile's own (main) and/or some of its `sweeps` (a run two of them share
+   * counts once). A name ending in "?" is drawn where the profile defines that sweep and skipped elsewhere (the
+   * sweeps that add dataset seeds, which a small profile may not have); any other name must exist.
+   */
   sweep: z.union([z.string(), z.array(z.string()).min(1)]).default(MAIN_SWEEP),
   /** The hidden size of its runs, or "all" (a figure over m, like the heat map). */
   m: z.union([z.number().int().min(1), z.literal('all')]),
@@ -70,8 +74,11 @@ export function planFigure(plan: ProfilePlan, name: string, root = '.'): FigureP
   if (!plan.figures.includes(name)) throw new ConfigError(`profile ${plan.profile} does not list figure "${name}"`);
   const figure = loadFigure(name, root);
   const grid = new Map<string, RunPlan>();
-  for (const sweep of typeof figure.sweep === 'string' ? [figure.sweep] : figure.sweep) {
+  for (const named of typeof figure.sweep === 'string' ? [figure.sweep] : figure.sweep) {
+    const optional = named.endsWith('?');
+    const sweep = optional ? named.slice(0, -1) : named;
     const runs = plan.sweeps[sweep];
+    if (!runs && optional) continue;
     if (!runs) throw new ConfigError(`figure ${name} draws sweep "${sweep}", which profile ${plan.profile} does not define (its sweeps: ${Object.keys(plan.sweeps).join(', ')})`);
     for (const r of runs) grid.set(r.id, r);
   }

@@ -24,7 +24,7 @@ const profile = Profile.parse({
   runOverrides: [],
   geometry: { maxExamplesPerRun: 10 },
   execution: { checkpointEverySteps: 10, workers: 1 },
-  figures: ['every-table', 'some-sizes', 'no-geometry', 'moments', 'every-m', 'every-init'],
+  figures: ['every-table', 'some-sizes', 'no-geometry', 'moments', 'every-m', 'every-init', 'optional-sweep', 'missing-sweep'],
 });
 const plan = planProfile('tables', profile);
 
@@ -35,6 +35,8 @@ const figures: Record<string, FigureFile> = {
   moments: { title: 'moments', description: 'the geometry at snapshots', sweep: 'main', m: 2, sizes: [5], tables: ['moments', 'momentVectors'] },
   'every-m': { title: 'T x m', description: 'runs of every m', sweep: 'main', m: 'all', sizes: [2000], tables: ['runs'] },
   'every-init': { title: 'inits', description: 'every init of every run', sweep: 'main', m: 2, sizes: [5, 1500], tables: ['runs', 'inits'] },
+  'optional-sweep': { title: 'opt', description: 'a sweep drawn where the profile has it', sweep: ['main', 'seeds?'], m: 2, sizes: [5], tables: ['runs'] },
+  'missing-sweep': { title: 'typo', description: 'a sweep the profile lacks, not optional', sweep: ['main', 'seeds'], m: 2, sizes: [5], tables: ['runs'] },
 };
 
 /** A run's geometry, with values that say which run they come from (its index in the plan); complete, as its contracts (pipeline/contracts/) want. */
@@ -144,6 +146,11 @@ describe('gatherTables', () => {
     const i = plan.runs.indexOf(r);
     expect(tables.inits.filter((row) => row.run === r.id)[0]).toMatchObject({ testLoss: 50 + i, normW: 100 + i, T: 1500, datasetSeed: 1, Tlabel: '1500' });
     expect(tables.runs.every((row) => !('inits' in row))).toBe(true);
+  });
+
+  it('draws a sweep named with "?" only where the profile defines it; any other sweep it lacks is an error naming it', () => {
+    expect(planFigure(plan, 'optional-sweep').runs.map((r) => r.id)).toEqual(['T5-m2-s0', 'T5-m2-s1']);
+    expect(() => planFigure(plan, 'missing-sweep')).toThrowError('figure missing-sweep draws sweep "seeds", which profile tables does not define');
   });
 
   it("places infinity 4x right of the largest finite T among the figure's runs, not the profile's", () => {
