@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bump, checkClaims, seedSweeps, someDrawsDisagree, sparsityClaim, stepsClaim, weightDecayClaim, type RunTables, type SweepRun } from '../../pipeline/verify.ts';
+import { bump, checkClaims, movieClaim, movieOf, seedSweeps, someDrawsDisagree, sparsityClaim, stepsClaim, weightDecayClaim, type RunTables, type SweepRun } from '../../pipeline/verify.ts';
 
 /** A profile's tables shaped as the paper describes: T-gons, then a peak, then a pentagon. */
 const SIZES: (number | 'infinity')[] = [3, 5, 10, 30, 100, 300, 1000, 'infinity'];
@@ -144,5 +144,24 @@ describe('draws in the sweep claims, and which sweeps add seeds', () => {
       longer: { datasetSizes: [3], datasetSeeds: [1], training: { steps: 10 } },
     } } as unknown as Parameters<typeof seedSweeps>[0];
     expect(seedSweeps(profile)).toEqual(['seeds', 'seeds-m4']);
+  });
+});
+
+describe('the training movie: learn the features, then forget them', () => {
+  const at = (progress: number, maxFeatureDimensionality: number, testLoss: number) => ({ progress, maxFeatureDimensionality, testLoss });
+  it('learns then forgets: a moment at 0.2 or more below the all-zero loss, then a quarter lower and above 1 at the end', () => {
+    const m = movieOf('r', 100, 8000, [at(0, 0.05, 0.97), at(0.15, 0.26, 0.97), at(0.5, 0.18, 1.05), at(1, 0.16, 1.16)]);
+    expect(m).toMatchObject({ learns: true, forgets: true, peak: { progress: 0.15, maxFeatureDimensionality: 0.26 } });
+  });
+  it('learning that stays is not the movie; neither is memorising that never learned, nor a peak while the test loss is above 1', () => {
+    expect(movieOf('r', 1000, 8000, [at(0, 0.05, 0.97), at(0.5, 0.33, 0.95), at(1, 0.33, 0.95)])).toMatchObject({ learns: true, forgets: false });
+    expect(movieOf('r', 300, 8000, [at(0, 0.05, 0.99), at(0.5, 0.09, 5), at(1, 0.04, 375)])).toMatchObject({ learns: false, forgets: false });
+    expect(movieOf('r', 300, 8000, [at(0, 0.05, 0.99), at(0.5, 0.3, 1.2), at(1, 0.04, 375)])).toMatchObject({ learns: false, peak: { maxFeatureDimensionality: 0.05 } });
+  });
+  it('the claim passes on a shown run that does it and names the searched runs that do', () => {
+    const good = movieOf('a', 100, 8000, [at(0, 0.05, 0.97), at(0.15, 0.26, 0.97), at(1, 0.16, 1.16)]);
+    const stays = movieOf('b', 1000, 4000, [at(0, 0.05, 0.97), at(1, 0.33, 0.95)]);
+    expect(movieClaim([good], [good, stays])).toMatchObject({ pass: true, draws: 'searched 2 runs (movie-search); learn then forget: T = 100 at 8,000 steps' });
+    expect(movieClaim([stays], [stays]).pass).toBe(false);
   });
 });
