@@ -287,44 +287,42 @@ export function seedSweeps(profile: Profile): string[] {
   return Object.entries(profile.sweeps).filter(([, g]) => g.datasetSeeds && Object.keys(g).every((k) => only.has(k))).map(([name]) => name);
 }
 
-/** Max feature dimensionality from which a moment counts as having learned the features (about the pentagon's), in the movie claim. */
-const LEARNT = 0.2;
-
 /** A run's training seen through its weight snapshots: the moment its features went furthest, and the end. */
 export interface Movie {
   run: string;
   T: number | 'infinity';
   steps: number;
-  /** The moment of the largest max feature dimensionality among those with a test loss below 1 (null: none below 1). */
-  peak: { progress: number; maxFeatureDimensionality: number; testLoss: number } | null;
-  final: { maxFeatureDimensionality: number; testLoss: number };
-  /** Features learned mid-training: a moment at or above LEARNT with a test loss below 1. */
+  /** The moment of the pentagon (4-6 features above LEARNED) with a test loss below 1 and the largest max feature dimensionality (null: none). */
+  peak: { progress: number; maxFeatureDimensionality: number; featuresLearned: number; testLoss: number } | null;
+  final: { maxFeatureDimensionality: number; featuresLearned: number; testLoss: number };
+  /** Features learned mid-training: a moment with the pentagon and a test loss below 1. */
   learns: boolean;
-  /** Then forgotten: at the end the dimensionality has fallen by a quarter or more from that moment and the test loss is above 1. */
+  /** Then forgotten: at the end the pentagon is gone (not 4-6 features above LEARNED) and the test loss is above 1. */
   forgets: boolean;
 }
 
-export function movieOf(run: string, T: number | 'infinity', steps: number, moments: Pick<MomentSummary, 'progress' | 'maxFeatureDimensionality' | 'testLoss'>[]): Movie {
-  const below = moments.filter((x) => x.testLoss < 1);
-  const peak = below.length ? below.reduce((a, b) => (b.maxFeatureDimensionality > a.maxFeatureDimensionality ? b : a)) : null;
+type MovieMoment = Pick<MomentSummary, 'progress' | 'maxFeatureDimensionality' | 'featuresLearned' | 'testLoss'>;
+const pentagon = (x: MovieMoment) => x.featuresLearned >= 4 && x.featuresLearned <= 6;
+
+export function movieOf(run: string, T: number | 'infinity', steps: number, moments: MovieMoment[]): Movie {
+  const learnt = moments.filter((x) => x.testLoss < 1 && pentagon(x));
+  const peak = learnt.length ? learnt.reduce((a, b) => (b.maxFeatureDimensionality > a.maxFeatureDimensionality ? b : a)) : null;
   const last = moments[moments.length - 1];
-  const learns = peak !== null && peak.maxFeatureDimensionality >= LEARNT;
-  const forgets = learns && last.maxFeatureDimensionality <= 0.75 * peak!.maxFeatureDimensionality && last.testLoss > 1;
-  return {
-    run, T, steps, learns, forgets,
-    peak: peak && { progress: peak.progress, maxFeatureDimensionality: peak.maxFeatureDimensionality, testLoss: peak.testLoss },
-    final: { maxFeatureDimensionality: last.maxFeatureDimensionality, testLoss: last.testLoss },
-  };
+  const learns = peak !== null;
+  const forgets = learns && !pentagon(last) && last.testLoss > 1;
+  const at = (x: MovieMoment) => ({ maxFeatureDimensionality: x.maxFeatureDimensionality, featuresLearned: x.featuresLearned, testLoss: x.testLoss });
+  return { run, T, steps, learns, forgets, peak: peak && { progress: peak.progress, ...at(peak) }, final: at(last) };
 }
 
 const movieText = (x: Movie) =>
   `T = ${Tname(x.T)}, ${x.steps.toLocaleString('en-US')} steps: ` +
-  (x.peak ? `${fmt(x.peak.maxFeatureDimensionality)} at ${Math.round(100 * x.peak.progress)}% (test loss ${fmt(x.peak.testLoss, 4)})` : 'never below the all-zero loss') +
-  ` → ${fmt(x.final.maxFeatureDimensionality)} at the end (test loss ${fmt(x.final.testLoss, 4)})`;
+  (x.peak ? `${x.peak.featuresLearned} features (max ${fmt(x.peak.maxFeatureDimensionality)}) at ${Math.round(100 * x.peak.progress)}%, test loss ${fmt(x.peak.testLoss, 4)}` : 'never the pentagon below the all-zero loss') +
+  ` → ${x.final.featuresLearned} (max ${fmt(x.final.maxFeatureDimensionality)}) at the end, test loss ${fmt(x.final.testLoss, 4)}`;
 
 /**
- * The paper's training movie: a model that first learns the features (max feature dimensionality ≥ 0.2, test
- * loss below 1) and then forgets them as it memorises (at the end a quarter lower or more, test loss above 1).
+ * The paper's training movie: a model that first learns the features (the pentagon, 4-6 features above
+ * LEARNED, with a test loss below 1) and then forgets them as it memorises (at the end the pentagon is gone and
+ * the test loss is above 1).
  * `shown`: the runs the training-dynamics figure draws; `searched`: the movie-search sweep's, each said in `draws`.
  */
 export function movieClaim(shown: Movie[], searched: Movie[]): Claim {
@@ -332,7 +330,7 @@ export function movieClaim(shown: Movie[], searched: Movie[]): Claim {
   return {
     claim: 'The training movie (training-dynamics) learns the features, then forgets them as it memorises',
     measured: shown.map(movieText).join('; ') || 'no run',
-    expected: `a moment with max feature dimensionality ≥ ${LEARNT} and test loss < 1; at the end ≤ 0.75 of it and test loss > 1`,
+    expected: `a moment with 4–6 features above ${LEARNED} and test loss < 1; at the end not 4–6 and test loss > 1`,
     pass: shown.length > 0 && shown.every((x) => x.forgets),
     draws: searched.length ? `searched ${searched.length} runs (movie-search); learn then forget: ${found.map((x) => `T = ${Tname(x.T)} at ${x.steps.toLocaleString('en-US')} steps`).join(', ') || 'none'}` : undefined,
   };

@@ -148,20 +148,21 @@ describe('draws in the sweep claims, and which sweeps add seeds', () => {
 });
 
 describe('the training movie: learn the features, then forget them', () => {
-  const at = (progress: number, maxFeatureDimensionality: number, testLoss: number) => ({ progress, maxFeatureDimensionality, testLoss });
-  it('learns then forgets: a moment at 0.2 or more below the all-zero loss, then a quarter lower and above 1 at the end', () => {
-    const m = movieOf('r', 100, 8000, [at(0, 0.05, 0.97), at(0.15, 0.26, 0.97), at(0.5, 0.18, 1.05), at(1, 0.16, 1.16)]);
-    expect(m).toMatchObject({ learns: true, forgets: true, peak: { progress: 0.15, maxFeatureDimensionality: 0.26 } });
+  /** A moment: progress, max feature dimensionality, features above 0.1, test loss. */
+  const at = (progress: number, maxFeatureDimensionality: number, featuresLearned: number, testLoss: number) => ({ progress, maxFeatureDimensionality, featuresLearned, testLoss });
+  it('learns then forgets: the pentagon with a test loss below 1, then at the end no pentagon and a test loss above 1 (post, T = 650)', () => {
+    const m = movieOf('r', 650, 50_000, [at(0, 0.02, 0, 0.994), at(0.05, 0.22, 5, 0.992), at(0.2, 0.17, 7, 0.994), at(0.4, 0.76, 2, 1.52), at(1, 0.89, 2, 5.1)]);
+    expect(m).toMatchObject({ learns: true, forgets: true, peak: { progress: 0.05, featuresLearned: 5 }, final: { featuresLearned: 2, testLoss: 5.1 } });
   });
-  it('learning that stays is not the movie; neither is memorising that never learned, nor a peak while the test loss is above 1', () => {
-    expect(movieOf('r', 1000, 8000, [at(0, 0.05, 0.97), at(0.5, 0.33, 0.95), at(1, 0.33, 0.95)])).toMatchObject({ learns: true, forgets: false });
-    expect(movieOf('r', 300, 8000, [at(0, 0.05, 0.99), at(0.5, 0.09, 5), at(1, 0.04, 375)])).toMatchObject({ learns: false, forgets: false });
-    expect(movieOf('r', 300, 8000, [at(0, 0.05, 0.99), at(0.5, 0.3, 1.2), at(1, 0.04, 375)])).toMatchObject({ learns: false, peak: { maxFeatureDimensionality: 0.05 } });
+  it('learning that stays is not the movie; neither is memorising that never learned, nor a pentagon while the test loss is above 1', () => {
+    expect(movieOf('r', 700, 50_000, [at(0, 0.02, 0, 0.994), at(0.05, 0.25, 6, 0.991), at(1, 0.22, 5, 0.992)])).toMatchObject({ learns: true, forgets: false });
+    expect(movieOf('r', 500, 50_000, [at(0, 0.02, 0, 0.994), at(0.1, 0.09, 0, 2), at(1, 0.04, 0, 375)])).toMatchObject({ learns: false, forgets: false, peak: null });
+    expect(movieOf('r', 500, 50_000, [at(0, 0.02, 0, 0.994), at(0.5, 0.3, 5, 1.2), at(1, 0.04, 0, 375)])).toMatchObject({ learns: false, forgets: false });
   });
   it('the claim passes on a shown run that does it and names the searched runs that do', () => {
-    const good = movieOf('a', 100, 8000, [at(0, 0.05, 0.97), at(0.15, 0.26, 0.97), at(1, 0.16, 1.16)]);
-    const stays = movieOf('b', 1000, 4000, [at(0, 0.05, 0.97), at(1, 0.33, 0.95)]);
-    expect(movieClaim([good], [good, stays])).toMatchObject({ pass: true, draws: 'searched 2 runs (movie-search); learn then forget: T = 100 at 8,000 steps' });
+    const good = movieOf('a', 650, 50_000, [at(0.05, 0.22, 5, 0.992), at(1, 0.89, 2, 5.1)]);
+    const stays = movieOf('b', 700, 100_000, [at(0.05, 0.25, 6, 0.991), at(1, 0.22, 5, 0.992)]);
+    expect(movieClaim([good], [good, stays])).toMatchObject({ pass: true, draws: 'searched 2 runs (movie-search); learn then forget: T = 650 at 50,000 steps' });
     expect(movieClaim([stays], [stays]).pass).toBe(false);
   });
 });
