@@ -38,6 +38,8 @@ export interface Claim {
 
 const fmt = (x: number, digits = 3) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toPrecision(4) : x.toPrecision(digits));
 const Tname = (T: number | 'infinity') => (T === 'infinity' ? '∞' : String(T));
+/** A list of draws' values as its range (one value as itself). */
+const range = (xs: number[]) => (xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`);
 
 /** The claims of the paper that one m's runs (every T, every dataset seed) can show. */
 export function checkClaims(runs: RunTables[]): Claim[] {
@@ -47,20 +49,18 @@ export function checkClaims(runs: RunTables[]): Claim[] {
   const testLoss = (T: number | 'infinity') => median(at(T).map((r) => r.summary.testLoss));
   const normW = (T: number | 'infinity') => median(at(T).map((r) => r.summary.normW));
   const draws = (T: number | 'infinity') => at(T).flatMap((r) => r.summary.inits ?? [r.summary]);
-  const range = (xs: number[]) => (xs.length === 1 ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`);
   const finite = sizes.filter((T): T is number => T !== 'infinity');
   const largest: number | 'infinity' = sizes[sizes.length - 1];
 
   const claims: Claim[] = [];
   // T-gons on the medians over seeds (regimes.ts); the seeds whose own kept init is not within 25% are named.
-  const tgons = lastMemorised;
-  const offSeeds = finite.filter((T) => T <= tgons).flatMap((T) => at(T).filter((r) => !memorised(r)).map((r) => `seed ${r.datasetSeed} at T = ${T} (${fmt(tgonRatio(r))} m/T)`));
+  const offSeeds = finite.filter((T) => T <= lastMemorised).flatMap((T) => at(T).filter((r) => !memorised(r)).map((r) => `seed ${r.datasetSeed} at T = ${T} (${fmt(tgonRatio(r))} m/T)`));
   claims.push({
     claim: 'Small training sets are memorised as T-gons: the median example dimensionality is m/T (within 25%) from the smallest T on',
-    measured: tgons ? `holds for T = ${finite[0]} … ${tgons}` : `fails at T = ${finite[0]}`,
+    measured: lastMemorised ? `holds for T = ${finite[0]} … ${lastMemorised}` : `fails at T = ${finite[0]}`,
     expected: 'up to T ≥ 30 (the small-datasets figure)',
-    pass: tgons >= 30,
-    draws: `each seed's kept init up to T = ${tgons || finite[0]}: ${offSeeds.length ? `not within 25%: ${offSeeds.join(', ')}` : 'every one within 25%'}`,
+    pass: lastMemorised >= 30,
+    draws: `each seed's kept init up to T = ${lastMemorised || finite[0]}: ${offSeeds.length ? `not within 25%: ${offSeeds.join(', ')}` : 'every one within 25%'}`,
     failsForSomeDraws: offSeeds.length > 0,
   });
   const large = at(largest);
@@ -143,7 +143,7 @@ export function bump(runs: SweepRun[]): { bump: number; peakT: number; draws: nu
 
 /** The range of the draws' bumps at each value's peak, as a claim's `draws` says it. */
 const drawsText = (b: { v: number; peakT: number; draws: number[] }[], name: (v: number) => string) =>
-  b.map((x) => `${name(x.v)}: ${x.draws.length === 1 ? fmt(x.draws[0]) : `${fmt(Math.min(...x.draws))}–${fmt(Math.max(...x.draws))}`} at T = ${x.peakT} (${x.draws.length} draw${x.draws.length === 1 ? '' : 's'})`).join('; ');
+  b.map((x) => `${name(x.v)}: ${range(x.draws)} at T = ${x.peakT} (${x.draws.length} draw${x.draws.length === 1 ? '' : 's'})`).join('; ');
 
 const byValue = (runs: SweepRun[], field: 'weightDecay' | 'steps') =>
   [...new Set(runs.map((r) => r[field]))].sort((a, b) => a - b).map((v) => ({ v, ...bump(runs.filter((r) => r[field] === v)) }));
