@@ -257,7 +257,7 @@ class KernelDraw {
     const key = `${mem.n}/${data.sparsity}`;
     const tables = tablesMade.get(key) ?? drawTables(mem.n, data.sparsity);
     tablesMade.set(key, tables);
-    const area = mem.drawArea(tables.buckets.length);
+    const area = mem.drawArea();
     new BigUint64Array(mem.i32().buffer, area.table, mem.n).set(tables.thresholds);
     new Uint32Array(mem.i32().buffer, area.buckets, tables.buckets.length).set(tables.buckets);
     new Int32Array(mem.i32().buffer, area.rng, 4).set(data.stream.slice(0, 4) as number[]);

@@ -1,4 +1,5 @@
 import type { SparsePoints } from '../data/points.ts';
+import { BUCKET_BITS } from '../data/gaps.ts';
 
 const PAGE = 65536;
 const BASE = PAGE; // below: the kernel module's own static data
@@ -283,12 +284,12 @@ export class SessionMemory {
 
   /**
    * Bytes for the kernel's draw of online batches (assembly/kernel.ts drawPoints): the stream's
-   * state (16 bytes), the gap thresholds (n u64), `buckets` u32 counts (data/gaps.ts drawTables)
-   * and a point's values (n f64); made once.
+   * state (16 bytes), the gap thresholds (n u64), the buckets' counts (2^BUCKET_BITS u32; data/gaps.ts
+   * drawTables) and a point's values (n f64); made once.
    */
-  drawArea(buckets = 0): DrawArea {
+  drawArea(): DrawArea {
     if (!this.draw) {
-      const rng = this.top, table = align16(rng + 16), bucketsAt = table + 8 * this.n, pointVal = align16(bucketsAt + 4 * buckets);
+      const rng = this.top, table = align16(rng + 16), bucketsAt = table + 8 * this.n, pointVal = align16(bucketsAt + 4 * 2 ** BUCKET_BITS);
       this.top = align16(pointVal + 8 * this.n);
       this.ensure(this.top);
       this.draw = { rng, table, buckets: bucketsAt, pointVal };
