@@ -37,7 +37,7 @@ export function runGeometryStage(args: StageArgs, log: (s: string) => void): voi
   const kept = run.spec.geometry.maxExamplesPerRun;
   const final = geometryOf(p, examples, distinct, kept);
   const repeated = run.repeats > 1 ? { repeats: run.repeats, repeatedExampleDimensionality: final.exampleDim[0] } : {};
-  // Every init's numbers: the chosen one's are the run's; the others' geometry is taken as the chosen one's.
+  // Every init's numbers: the chosen one's are the run's; each other init's geometry is computed as the chosen one's is.
   const all = readInits(files.inits);
   if (all.chosen !== metrics.chosenInit || all.inits.length !== metrics.inits.length)
     throw new FormatError(files.inits, `holds ${all.inits.length} inits with init ${all.chosen} chosen, but ${files.metrics} says ${metrics.inits.length} with init ${metrics.chosenInit}; train run ${run.id} again`);
