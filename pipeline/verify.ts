@@ -1,4 +1,4 @@
-import { MAIN_SWEEP, type ProfilePlan, type RunPlan } from './config/plan.ts';
+import { isSeedSweep, MAIN_SWEEP, type ProfilePlan, type RunPlan } from './config/plan.ts';
 import type { Profile } from './config/schema.ts';
 import { findRegimes, learnedFeatures, memorised, tgonRatio, type RunDimensionalities } from './geometry/regimes.ts';
 import { LEARNED } from './geometry/learned.ts';
@@ -272,14 +272,8 @@ export function formatClaims(claims: Claim[]): string {
 /** The claims that hold on the medians but not for some draws: named after the table. */
 export const someDrawsDisagree = (claims: Claim[]) => claims.filter((c) => c.pass === true && c.failsForSomeDraws);
 
-/**
- * The sweeps that only add dataset seeds to another grid (a `datasetSeeds` list, sizes and hidden sizes,
- * nothing that changes training): their runs join the claims of the grid whose runs they repeat.
- */
-export function seedSweeps(profile: Profile): string[] {
-  const only = new Set(['description', 'datasetSizes', 'hiddenDims', 'datasetSeeds']);
-  return Object.entries(profile.sweeps).filter(([, g]) => g.datasetSeeds && Object.keys(g).every((k) => only.has(k))).map(([name]) => name);
-}
+/** The sweeps that only add dataset seeds to another grid (config/plan.ts isSeedSweep): their runs join the claims of the grid whose runs they repeat. */
+export const seedSweeps = (profile: Profile): string[] => Object.entries(profile.sweeps).filter(([, g]) => isSeedSweep(g)).map(([name]) => name);
 
 /** A run's training seen through its weight snapshots: the moment its features went furthest, and the end. */
 export interface Movie {

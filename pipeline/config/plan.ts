@@ -105,6 +105,18 @@ export interface GridRun {
 }
 
 /**
+ * Whether a sweep only adds dataset seeds to the grid it repeats: it gives `datasetSeeds` and nothing
+ * beyond `datasetSizes`, `hiddenDims` and a description, so it changes no training. Its sizes are taken
+ * among the profile's own `datasetSizes` (a profile that extends another keeps the seed sweeps it
+ * inherits, on the sizes it has); figures draw it beside that grid, and verify takes its runs into that
+ * grid's claims.
+ */
+export function isSeedSweep(g: Partial<Sweep>): boolean {
+  const only = new Set(['description', 'datasetSizes', 'hiddenDims', 'datasetSeeds']);
+  return g.datasetSeeds !== undefined && Object.keys(g).every((k) => only.has(k));
+}
+
+/**
  * Every run of every grid of a profile, in a fixed order: the grids (main first, then the sweeps as
  * written), and in each sparsity, T, seed, repeats, m, then the varied value. A run that two grids share
  * appears once per grid. The one expansion of the grids: the planner plans these runs, and the loader
@@ -115,7 +127,7 @@ export function expandGrids(p: Profile): GridRun[] {
   for (const [sweep, g] of [[MAIN_SWEEP, {}] as const, ...Object.entries(p.sweeps)] as [string, Partial<Sweep>][]) {
     const variants: [number | undefined, Partial<TrainingConfig>][] = g.vary ? g.vary.values.map((v, i) => [i, { [g.vary!.field]: v }]) : [[undefined, {}]];
     for (const S of g.sparsities ?? [p.data.sparsity])
-      for (const T of g.datasetSizes ?? p.datasetSizes)
+      for (const T of (g.datasetSizes ?? p.datasetSizes).filter((T) => !isSeedSweep(g) || p.datasetSizes.includes(T)))
         for (const datasetSeed of g.datasetSeeds ?? p.data.datasetSeeds)
           for (const repeats of g.repeats ?? [1])
             for (const m of g.hiddenDims ?? p.model.hiddenDims)

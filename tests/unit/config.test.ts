@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadExperiment, parseExperiment, selectProfile } from '../../pipeline/config/load.ts';
-import { canonicalJson, planProfile, specHash } from '../../pipeline/config/plan.ts';
+import { canonicalJson, isSeedSweep, planProfile, specHash } from '../../pipeline/config/plan.ts';
 import { INFINITE, batchSize, isInfinite, sizeId, sizeJson, sizeLabel } from '../../pipeline/config/size.ts';
 import { fixtureExperiment } from '../fixtures/experiment.ts';
 
@@ -137,6 +137,18 @@ describe('sweeps: grids of runs beside the main one', () => {
       ['T30-m2-s0', 'T30-s0', 'test'], ['Tinf-m2-s0', null, 'test'],
       ['T30-m2-s0-S0.99', 'T30-s0-S0.99', 'test-S0.99'], ['Tinf-m2-s0-S0.99', null, 'test-S0.99'],
     ]);
+  });
+
+  it('a seed sweep (seeds and sizes alone) adds seeds on the profile\'s own sizes: a child that has fewer sizes keeps those it has', () => {
+    const e = parseExperiment(mutated((c) => {
+      c.profiles.base.sweeps = { seeds: { description: 'more seeds', datasetSizes: [3, 30, 1000], datasetSeeds: [1, 2] } };
+    }), FILE);
+    const ids = (p: string) => planProfile(p, e.profiles[p]).sweeps.seeds.map((r) => r.id);
+    expect(ids('base')).toEqual(['T3-m2-s1', 'T3-m2-s2', 'T30-m2-s1', 'T30-m2-s2', 'T1000-m2-s1', 'T1000-m2-s2']);
+    expect(ids('child')).toEqual(['T3-m2-s1', 'T3-m2-s2']); // child's sizes: 3, 5, infinity
+    expect(isSeedSweep({ datasetSizes: [3], datasetSeeds: [1] })).toBe(true);
+    expect(isSeedSweep({ datasetSizes: [3], datasetSeeds: [1], training: { steps: 10 } } as never)).toBe(false);
+    expect(isSeedSweep({ datasetSizes: [3], hiddenDims: [4] })).toBe(false);
   });
 
   it('plans a repeated point as its own data set, and an override without T for every run of its m', () => {
