@@ -1,7 +1,7 @@
-import { MAIN_SWEEP } from '../config/plan.ts';
+import { MAIN_SWEEP, type RunPlan } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
 import { FormatError } from '../files/error.ts';
-import { checkClaims, formatClaims, movieClaim, readMovie, readRunTables, readSweepRun, seedSweeps, someDrawsDisagree, sweepClaims, type Claim } from '../verify.ts';
+import { checkClaims, formatClaims, movieClaim, readMovie, readRunTables, readSweepRun, seedSweeps, someDrawsDisagree, sweepClaims, type Claim, type Movie } from '../verify.ts';
 import { planFigure } from '../config/figures.ts';
 import { profileArgs, runCommand, type Output } from './run.ts';
 
@@ -26,8 +26,11 @@ export function main(argv: string[], io: Output): number {
     }
     claims.push(...sweepClaims(plan, profile, readSweepRun));
     if (profile.figures.includes('training-dynamics')) {
-      const searched = profile.figures.includes('movie-search') ? planFigure(plan, 'movie-search').runs.map(readMovie) : [];
-      claims.push(movieClaim(planFigure(plan, 'training-dynamics').runs.map(readMovie), searched));
+      // The movie is one of the searched runs: each run's moments.json (41 moments of every vector) read once.
+      const movies = new Map<string, Movie>();
+      const movie = (r: RunPlan) => movies.get(r.id) ?? movies.set(r.id, readMovie(r)).get(r.id)!;
+      const searched = profile.figures.includes('movie-search') ? planFigure(plan, 'movie-search').runs.map(movie) : [];
+      claims.push(movieClaim(planFigure(plan, 'training-dynamics').runs.map(movie), searched));
     }
   } catch (e) {
     // A table missing or unreadable: the profile is not built (or not all of it).
