@@ -40,19 +40,24 @@ export function gapThresholds(n: number, sparsity: number): Float64Array {
   return out;
 }
 
+/**
+ * The thresholds on the draw X = 2^53 - U (uniform() = X / 2^53), ascending: T_k = 2^53 - U_k for
+ * k = 1..n, so that gap >= k exactly when X >= T_k (T_k = 2^53, beyond every draw, when no U has gap k)
+ * and min(gap, n) is the number of k with T_k <= X. Integers, exact in float64.
+ */
+export const drawThresholds = (n: number, sparsity: number): Float64Array => gapThresholds(n, sparsity).map((u) => TWO53 - u);
+
 /** Bits of the draw X that pick a bucket of drawTables: 2,048 buckets. */
 export const BUCKET_BITS = 11;
 
 /**
- * What a kernel needs to find min(gap, n) from the draw X = 2^53 - U (uniform() = X / 2^53) with
- * integer comparisons alone: the thresholds T_k = 2^53 - U_k, ascending, so that gap >= k exactly
- * when X >= T_k (T_k = 2^53, beyond every draw, when no U has gap k) and min(gap, n) is the number
- * of k with T_k <= X; and per bucket b of the draws (X >> (53 - BUCKET_BITS) = b) the number of
+ * What a kernel needs to find min(gap, n) from the draw X with integer comparisons alone: the
+ * thresholds of drawThresholds as u64; and per bucket b of the draws (X >> (53 - BUCKET_BITS) = b) the number of
  * thresholds at or below its first draw, where the count of X starts. The thresholds after that
  * one lie in X's bucket: n / 2,048 of them on average over the draws, whatever S is.
  */
 export function drawTables(n: number, sparsity: number): { thresholds: BigUint64Array; buckets: Uint32Array } {
-  const T = Float64Array.from(gapThresholds(n, sparsity), (u) => TWO53 - u);
+  const T = drawThresholds(n, sparsity);
   const buckets = new Uint32Array(2 ** BUCKET_BITS);
   const width = 2 ** (53 - BUCKET_BITS);
   let k = 0;

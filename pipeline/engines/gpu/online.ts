@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { readFileSync } from 'node:fs';
 import { createBuffer, readBack, USAGE } from './buffers.ts';
-import { gapThresholds, TWO53 } from '../../data/gaps.ts';
+import { drawThresholds } from '../../data/gaps.ts';
 
 /**
  * Online batches of the paper's sparse points drawn on the device, bit for bit as data/generate.ts
@@ -13,7 +13,7 @@ import { gapThresholds, TWO53 } from '../../data/gaps.ts';
  *     per thread, each thread starting from the stream state jumped ahead by the GF(2)-linear
  *     jump matrices computed here (xoshiro's transition is linear). Each draw gets a code: its gap
  *     min(gap, n) as the CPU would compute it from it, found in a table of integer thresholds (see
- *     `gapThresholds`), and whether it is exactly zero. The window holds the batch's draws with
+ *     data/gaps.ts `drawThresholds`), and whether it is exactly zero. The window holds the batch's draws with
  *     overwhelming probability (mean + 12 standard deviations and more); if not, the batch is
  *     flagged and `checkOverflow` throws.
  *  2. the parse: where each point's draws start, rowPtr, and the stream state after the batch's
@@ -70,15 +70,14 @@ const SEG_LEN = 32;
 const CHAIN_RADIX = 8;
 
 /**
- * The device's table: for k = 1..n the threshold T_k = 2^53 - U_k on the draw X = 2^53 - U
- * (uniform() = X / 2^53), as (T_k >> 26, T_k & (2^26 - 1)) to compare with the draw's two parts;
- * gap >= k exactly when X >= T_k (T_k = 2^53, beyond every draw, when no U has gap k).
+ * The device's table: the thresholds on the draw (data/gaps.ts drawThresholds), each as
+ * (T_k >> 26, T_k & (2^26 - 1)) to compare with the draw's two parts.
  */
 export function gapTableWords(n: number, sparsity: number): Uint32Array {
-  const U = gapThresholds(n, sparsity);
+  const thresholds = drawThresholds(n, sparsity);
   const t = new Uint32Array(2 * n);
   for (let k = 0; k < n; k++) {
-    const T = TWO53 - U[k];
+    const T = thresholds[k];
     const hi = Math.floor(T / TWO26);
     t[2 * k] = hi;
     t[2 * k + 1] = T - hi * TWO26;
